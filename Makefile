@@ -1,0 +1,43 @@
+# chachaml developer commands. `make demo` and `make test` are the two README commands.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.chachaml-installed
+
+.PHONY: demo test check lint types unit bench bench-peers clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## Track the demo workload into ./chachaml.db and show what was tracked.
+demo: $(STAMP)
+	$(BIN)/chachaml demo
+
+## Lint, type-check and run the whole test suite with coverage.
+test: $(STAMP) lint types unit
+
+check: test
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider --cov=chachaml --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+
+## Benchmarks of chachaml alone; writes docs/benchmarks.md and bench/results/.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+## Benchmarks side by side with MLflow, trackio and raw sqlite3 (creates peer venvs).
+bench-peers: $(STAMP)
+	$(BIN)/python bench/run.py --peers
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage* htmlcov build dist

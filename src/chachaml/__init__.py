@@ -1,0 +1,124 @@
+"""chachaml: local-first experiment tracking.
+
+>>> import chachaml as ml
+>>> with ml.store("sqlite:///:memory:"):
+...     with ml.run(experiment="iris") as run:
+...         ml.log_param("C", 1.0)
+...         ml.log_metric("accuracy", 0.95)
+...     ml.get_run(run.id)["metrics"]
+{'accuracy': 0.95}
+
+Everything lands in ``./chachaml.db`` and ``./chachaml-artifacts/`` unless told otherwise
+(``ml.use_store(...)``, ``CHACHAML_STORE``). Queries return plain dicts and lists.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from chachaml.annotate import add_tag as add_tag
+from chachaml.annotate import create_experiment as create_experiment
+from chachaml.annotate import experiment as experiment
+from chachaml.annotate import experiments as experiments
+from chachaml.annotate import get_datasets as get_datasets
+from chachaml.annotate import get_tags as get_tags
+from chachaml.annotate import remove_tag as remove_tag
+from chachaml.annotate import set_note as set_note
+from chachaml.cleanup import archive_runs as archive_runs
+from chachaml.cleanup import delete_archived as delete_archived
+from chachaml.context import bind as bind
+from chachaml.context import current_store as current_store
+from chachaml.context import store as store
+from chachaml.context import use_store as use_store
+from chachaml.errors import AlreadyExists as AlreadyExists
+from chachaml.errors import ChachamlError as ChachamlError
+from chachaml.errors import InvalidFilter as InvalidFilter
+from chachaml.errors import InvalidInput as InvalidInput
+from chachaml.errors import NoActiveRun as NoActiveRun
+from chachaml.errors import NotFound as NotFound
+from chachaml.errors import ParamConflict as ParamConflict
+from chachaml.errors import StoreUnavailable as StoreUnavailable
+from chachaml.query import best_run as best_run
+from chachaml.query import compare_runs as compare_runs
+from chachaml.query import current_user as current_user
+from chachaml.query import export_runs as export_runs
+from chachaml.query import get_run as get_run
+from chachaml.query import last_run as last_run
+from chachaml.query import metric_history as metric_history
+from chachaml.query import my_last_run as my_last_run
+from chachaml.query import my_runs as my_runs
+from chachaml.query import runs as runs
+from chachaml.query import runs_df as runs_df
+from chachaml.query import search_runs as search_runs
+from chachaml.store import Store as Store
+from chachaml.store import open_store as open_store
+from chachaml.tracking import ActiveRun as ActiveRun
+from chachaml.tracking import batched_metrics as batched_metrics
+from chachaml.tracking import current_run as current_run
+from chachaml.tracking import end_run as end_run
+from chachaml.tracking import log_dataset as log_dataset
+from chachaml.tracking import log_metric as log_metric
+from chachaml.tracking import log_metrics as log_metrics
+from chachaml.tracking import log_param as log_param
+from chachaml.tracking import log_params as log_params
+from chachaml.tracking import log_tag as log_tag
+from chachaml.tracking import log_tags as log_tags
+from chachaml.tracking import run as run
+from chachaml.tracking import set_name as set_name
+from chachaml.tracking import start_run as start_run
+from chachaml.tracking import tracked as tracked
+
+__all__ = [
+    "ActiveRun",
+    "AlreadyExists",
+    "ChachamlError",
+    "InvalidFilter",
+    "InvalidInput",
+    "NoActiveRun",
+    "NotFound",
+    "ParamConflict",
+    "Store",
+    "StoreUnavailable",
+    "__version__",
+    "add_tag",
+    "archive_runs",
+    "batched_metrics",
+    "best_run",
+    "bind",
+    "compare_runs",
+    "create_experiment",
+    "current_run",
+    "current_store",
+    "current_user",
+    "delete_archived",
+    "end_run",
+    "experiment",
+    "experiments",
+    "export_runs",
+    "get_datasets",
+    "get_run",
+    "get_tags",
+    "last_run",
+    "log_dataset",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_tag",
+    "log_tags",
+    "metric_history",
+    "my_last_run",
+    "my_runs",
+    "open_store",
+    "remove_tag",
+    "run",
+    "runs",
+    "runs_df",
+    "search_runs",
+    "set_name",
+    "set_note",
+    "start_run",
+    "store",
+    "tracked",
+    "use_store",
+]

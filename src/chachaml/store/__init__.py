@@ -1,0 +1,148 @@
+"""Stores: a metadata store plus an artifact location, opened from URLs.
+
+>>> import chachaml as ml
+>>> with ml.open_store("sqlite:///:memory:") as store:
+...     store.url
+'sqlite:///:memory:'
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from chachaml.errors import InvalidInput, StoreUnavailable
+from chachaml.store.protocol import MetadataStore, NewRun, RunQuery
+from chachaml.writer import MetricWriter
+
+__all__ = ["MetadataStore", "NewRun", "RunQuery", "Store", "open_store", "resolve_urls"]
+
+DEFAULT_DB = "chachaml.db"
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The file path of a SQLite URL or bare path; None if ``url`` is another scheme."""
+    if url.startswith("sqlite://"):
+        rest = url[len("sqlite://") :]
+        if not rest.startswith("/"):
+            raise InvalidInput(
+                f"store URL {url!r} is malformed: use sqlite:///relative.db, "
+                "sqlite:////absolute/path.db or sqlite:///:memory:"
+            )
+        path = rest[1:]
+        if not path:
+            raise InvalidInput(f"store URL {url!r} has no database path")
+        return path
+    if "://" in url:
+        return None
+    return url
+
+
+def resolve_urls(url: str | None, artifacts: str | None) -> tuple[str, str | None]:
+    """Apply env-var defaults: ``CHACHAML_STORE``/``CHACHAML_ARTIFACTS``, else ``./chachaml.db``."""
+    if url is None:
+        url = os.environ.get("CHACHAML_STORE") or DEFAULT_DB
+    if artifacts is None:
+        artifacts = os.environ.get("CHACHAML_ARTIFACTS") or None
+    return url, artifacts
+
+
+def default_artifacts_for(db_path: str) -> str:
+    """``x.db`` pairs with ``x-artifacts/`` next to it."""
+    p = Path(db_path)
+    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
+    return str(p.with_name(stem + "-artifacts"))
+
+
+class Store:
+    """A metadata store, an artifact location and this process's metric writer.
+
+    Use as a context manager (or call :meth:`close`) to flush buffered metrics and close
+    connections.
+    """
+
+    def __init__(self, meta: MetadataStore, artifacts: str, *, temp_artifacts: bool = False):
+        self.meta = meta
+        self.artifacts_url = artifacts
+        self.writer = MetricWriter(meta)
+        self._temp_artifacts = temp_artifacts
+        self.closed = False
+
+    @property
+    def url(self) -> str:
+        return self.meta.url
+
+    def flush(self) -> None:
+        """Write every buffered metric point now."""
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.writer.stop()
+        finally:
+            self.meta.close()
+            if self._temp_artifacts:
+                shutil.rmtree(self.artifacts_url, ignore_errors=True)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<chachaml.Store {self.url} artifacts={self.artifacts_url}>"
+
+    def _repr_html_(self) -> str:  # pragma: no cover - notebook nicety
+        return f"<code>chachaml store {self.url}</code>"
+
+    def info(self) -> dict[str, Any]:
+        return {"url": self.url, "artifacts": self.artifacts_url}
+
+
+def open_store(url: str | None = None, artifacts: str | None = None) -> Store:
+    """Open a store from a URL (``sqlite:///path.db``, a bare path, or ``sqlite:///:memory:``).
+
+    Without arguments it uses ``CHACHAML_STORE``/``CHACHAML_ARTIFACTS`` or ``./chachaml.db``
+    with ``./chachaml-artifacts/``. Nothing touches the disk until the store is first used.
+    """
+    if url is not None and not isinstance(url, str):
+        raise InvalidInput(f"store URL must be a string, got {type(url).__name__}")
+    url, artifacts = resolve_urls(url, artifacts)
+    path = _sqlite_path(url)
+    if path is None:
+        scheme = url.split("://", 1)[0]
+        if scheme in ("postgresql", "postgres", "http", "https"):
+            raise StoreUnavailable(
+                f"the {scheme}:// store is not available in this version of chachaml; "
+                "use a SQLite path such as sqlite:///chachaml.db"
+            )
+        raise InvalidInput(
+            f"unknown store URL scheme {scheme!r} in {url!r}: use sqlite:///path.db, a file path, "
+            "or sqlite:///:memory:"
+        )
+    from chachaml.store.sqlite import SQLiteStore
+
+    meta = SQLiteStore(path)
+    temp = False
+    if artifacts is None:
+        if meta.memory:
+            artifacts = tempfile.mkdtemp(prefix="chachaml-artifacts-")
+            temp = True
+        else:
+            artifacts = default_artifacts_for(path)
+    elif artifacts.startswith("file://"):
+        artifacts = artifacts[len("file://") :]
+    return Store(meta, artifacts, temp_artifacts=temp)

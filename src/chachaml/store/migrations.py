@@ -1,0 +1,118 @@
+"""Ordered, named schema migrations, recorded in ``schema_migrations``.
+
+A migration is a name plus DDL statements. Migrations are applied in order inside one write
+transaction that first takes the database's write lock, so several processes opening a fresh
+database at once serialise: the first applies them, the others find them applied. A migration
+that fails rolls back completely and its error propagates; nothing is silently skipped.
+
+Never edit a released migration: append a new one.
+
+Storage notes:
+- Metric points live in ``metrics`` keyed by ``(series_id, step)`` (``WITHOUT ROWID``) so a point
+  costs ~30 bytes; ``metric_series`` holds one row per (run, key) with the summary every query
+  needs (latest, min, max, first, count), kept current by each batch write.
+- A NaN metric value is stored as SQL NULL (SQLite cannot store NaN) and read back as NaN.
+- Inline run tags and tags added later share ``tags``; a later write to a key replaces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+SQLITE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "core_tracking",
+        (
+            """CREATE TABLE experiments (
+                name TEXT PRIMARY KEY,
+                description TEXT,
+                owner TEXT,
+                created_at INTEGER NOT NULL
+            )""",
+            """CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                experiment TEXT NOT NULL,
+                name TEXT,
+                status TEXT NOT NULL CHECK (status IN
+                    ('running', 'completed', 'failed', 'killed', 'crashed')),
+                start_time INTEGER NOT NULL,
+                end_time INTEGER,
+                error TEXT,
+                parent_run_id TEXT REFERENCES runs (id),
+                created_by TEXT NOT NULL,
+                env TEXT NOT NULL DEFAULT '{}',
+                note TEXT,
+                heartbeat INTEGER NOT NULL,
+                host TEXT,
+                pid INTEGER,
+                archived INTEGER NOT NULL DEFAULT 0
+            )""",
+            "CREATE INDEX runs_by_start ON runs (archived, start_time DESC)",
+            "CREATE INDEX runs_by_experiment ON runs (experiment, start_time DESC)",
+            "CREATE INDEX runs_by_status ON runs (status, host)",
+            "CREATE INDEX runs_by_parent ON runs (parent_run_id)",
+            "CREATE INDEX runs_by_user ON runs (created_by, start_time DESC)",
+            """CREATE TABLE params (
+                run_id TEXT NOT NULL REFERENCES runs (id),
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (run_id, key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX params_by_key ON params (key, value)",
+            """CREATE TABLE tags (
+                run_id TEXT NOT NULL REFERENCES runs (id),
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (run_id, key)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX tags_by_key ON tags (key, value)",
+            """CREATE TABLE metric_series (
+                id INTEGER PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs (id),
+                key TEXT NOT NULL,
+                count INTEGER NOT NULL DEFAULT 0,
+                first_value REAL,
+                last_step INTEGER,
+                last_value REAL,
+                last_ts INTEGER,
+                min_value REAL,
+                min_step INTEGER,
+                max_value REAL,
+                max_step INTEGER,
+                UNIQUE (run_id, key)
+            )""",
+            "CREATE INDEX metric_series_by_last ON metric_series (key, last_value)",
+            "CREATE INDEX metric_series_by_min ON metric_series (key, min_value)",
+            "CREATE INDEX metric_series_by_max ON metric_series (key, max_value)",
+            """CREATE TABLE metrics (
+                series_id INTEGER NOT NULL,
+                step INTEGER NOT NULL,
+                value REAL,
+                timestamp INTEGER NOT NULL,
+                PRIMARY KEY (series_id, step)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE datasets (
+                id INTEGER PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs (id),
+                role TEXT NOT NULL,
+                name TEXT,
+                n_rows INTEGER,
+                n_cols INTEGER,
+                features TEXT,
+                hash TEXT,
+                source TEXT,
+                created_at INTEGER NOT NULL
+            )""",
+            "CREATE INDEX datasets_by_run ON datasets (run_id)",
+        ),
+    ),
+)

@@ -1,0 +1,138 @@
+"""The metadata store protocol: what every backend (SQLite, PostgreSQL, remote) implements.
+
+Service modules (``tracking``, ``query``, ``registry``, ...) talk only to this protocol, never to
+SQL. Values crossing it are plain data: run dicts, tuples of metric points, JSON text for params.
+The conformance suite in ``tests/conformance`` runs unchanged against every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+# (run_id, key, step, value, timestamp_ms). Plain tuples: this is the hot path.
+MetricPoint = tuple[str, str, int, float, int]
+
+RunDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Which runs to list. Every field is optional; the default is the newest 100 live runs.
+
+    ``metric`` is the simple threshold form of search: ``(key, op, value)`` compared with the
+    latest value of the metric. ``filter`` is a filter expression (SPEC §9). ``order_by`` holds
+    ``(field, descending)`` pairs where field is a run attribute or ``metrics.<key>``.
+    """
+
+    experiment: str | None = None
+    status: str | None = None
+    name: str | None = None
+    parent_run_id: str | None = None
+    created_by: str | None = None
+    tags: Mapping[str, str] | None = None
+    ids: Sequence[str] | None = None
+    metric: tuple[str, str, float] | None = None
+    filter: str | None = None
+    order_by: Sequence[tuple[str, bool]] = ()
+    limit: int | None = 100
+    offset: int = 0
+    include_archived: bool = False
+    stale_before: int = 0  # heartbeat (ms) before which a `running` run reads as `crashed`
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """The row written when a run starts."""
+
+    id: str
+    experiment: str
+    name: str | None
+    start_time: int
+    created_by: str
+    parent_run_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, Any] = field(default_factory=dict)
+    host: str | None = None
+    pid: int | None = None
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    """Runs, params, metrics, tags, notes, datasets and experiments."""
+
+    url: str
+
+    def close(self) -> None: ...
+
+    # -- runs -----------------------------------------------------------------------------
+    def create_run(self, run: NewRun) -> None:
+        """Insert a new run with status ``running``; ``NotFound`` if the parent is unknown."""
+
+    def finish_run(self, run_id: str, status: str, end_time: int, error: str | None) -> None:
+        """Set a final status; ``NotFound`` for an unknown run."""
+
+    def rename_run(self, run_id: str, name: str) -> None: ...
+
+    def heartbeat(self, run_ids: Sequence[str], now_ms: int) -> None: ...
+
+    def get_run(self, run_id: str, stale_before: int = 0) -> RunDict | None:
+        """Full run dict (summary, params, latest metrics, tags, datasets, children) or None."""
+
+    def list_runs(self, query: RunQuery) -> list[RunDict]:
+        """Run summaries matching ``query``, newest first unless ordered otherwise."""
+
+    def count_runs(self, query: RunQuery) -> int: ...
+
+    def local_running_runs(self, host: str) -> list[tuple[str, int | None]]:
+        """``(run_id, pid)`` of runs still marked running that were started on ``host``."""
+
+    # -- params, tags, notes, datasets ----------------------------------------------------
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Store JSON-encoded params atomically; ``ParamConflict`` if a key has another value."""
+
+    def params_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """JSON text of each run's params, by run id."""
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
+
+    def delete_tag(self, run_id: str, key: str) -> bool: ...
+
+    def get_tags(self, run_id: str) -> dict[str, str]: ...
+
+    def set_note(self, run_id: str, note: str) -> None: ...
+
+    def add_dataset(self, run_id: str, dataset: Mapping[str, Any]) -> RunDict: ...
+
+    def get_datasets(self, run_id: str) -> list[RunDict]: ...
+
+    # -- metrics --------------------------------------------------------------------------
+    def log_metrics(self, points: Sequence[MetricPoint]) -> None:
+        """Store points in one transaction; a point for an existing (run, key, step) replaces it."""
+
+    def metric_summaries(self, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict]]:
+        """Per run, per key: ``last``/``last_step``/``min``/``max``/``first``/``count``."""
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
+        """All ``(step, value, timestamp)`` points of one series in step order."""
+
+    def best_run(
+        self, key: str, experiment: str | None, direction: str
+    ) -> tuple[str, float, int] | None:
+        """``(run_id, value, step)`` of the best live run by its max (or min) of ``key``."""
+
+    # -- experiments ----------------------------------------------------------------------
+    def upsert_experiment(
+        self, name: str, description: str | None, owner: str | None, now_ms: int
+    ) -> None: ...
+
+    def list_experiments(self) -> list[RunDict]: ...
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def archive_runs(self, before_ms: int, experiment: str | None) -> int: ...
+
+    def archived_run_ids(self) -> list[str]: ...
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete one run and everything attached to it, in one transaction."""

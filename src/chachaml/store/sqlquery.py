@@ -1,0 +1,256 @@
+"""Portable SQL for run queries, shared by the SQL-backed stores (SQLite now, PostgreSQL next).
+
+Every value is bound as a parameter; identifiers come only from the whitelists below. Queries
+use ``?`` placeholders; a backend with another paramstyle rewrites them in one place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from chachaml.errors import InvalidInput
+from chachaml.store.protocol import RunDict, RunQuery
+
+# Run attributes that can be filtered or sorted on, and the SQL expression for each.
+ATTRIBUTES: dict[str, str] = {
+    "id": "r.id",
+    "experiment": "r.experiment",
+    "name": "r.name",
+    "start_time": "r.start_time",
+    "end_time": "r.end_time",
+    "duration": "(r.end_time - r.start_time)",
+    "created_by": "r.created_by",
+    "parent_run_id": "r.parent_run_id",
+}
+
+COMPARISONS: dict[str, str] = {
+    ">": ">",
+    ">=": ">=",
+    "<": "<",
+    "<=": "<=",
+    "=": "=",
+    "==": "=",
+    "!=": "!=",
+}
+
+STATUS_SQL = "CASE WHEN r.status = 'running' AND r.heartbeat < ? THEN 'crashed' ELSE r.status END"
+
+SUMMARY_SELECT = (
+    "SELECT r.id, r.experiment, r.name, " + STATUS_SQL + " AS status, r.start_time, r.end_time, "
+    "r.error, r.parent_run_id, r.created_by, r.archived FROM runs r"
+)
+
+SUMMARY_FIELDS = (
+    "id",
+    "experiment",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "error",
+    "parent_run_id",
+    "created_by",
+    "archived",
+)
+
+
+def summary_from_row(row: Sequence[Any]) -> RunDict:
+    """Turn a ``SUMMARY_SELECT`` row into a run summary dict."""
+    run = dict(zip(SUMMARY_FIELDS, row, strict=True))
+    run["archived"] = bool(run["archived"])
+    end = run["end_time"]
+    run["duration_ms"] = None if end is None else end - run["start_time"]
+    return run
+
+
+def metric_value_sql(key_param: str = "?") -> str:
+    return f"(SELECT s.last_value FROM metric_series s WHERE s.run_id = r.id AND s.key = {key_param})"
+
+
+def order_term(field: str, descending: bool) -> tuple[str, list[Any]]:
+    """SQL ``ORDER BY`` term for a run attribute, ``status``, ``metrics.<key>`` or ``params.<key>``."""
+    direction = "DESC" if descending else "ASC"
+    if field in ATTRIBUTES:
+        return f"{ATTRIBUTES[field]} {direction} NULLS LAST", []
+    if field == "status":
+        return f"r.status {direction}", []
+    if field.startswith("metrics.") and len(field) > len("metrics."):
+        return f"{metric_value_sql()} {direction} NULLS LAST", [field[len("metrics.") :]]
+    if field.startswith("params.") and len(field) > len("params."):
+        return (
+            f"(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = ?) "
+            f"{direction} NULLS LAST",
+            [field[len("params.") :]],
+        )
+    raise InvalidInput(
+        f"cannot order by {field!r}: use one of {', '.join(sorted(ATTRIBUTES))}, status, "
+        "metrics.<key> or params.<key>"
+    )
+
+
+def status_condition(status: str, stale_before: int) -> tuple[str, list[Any]]:
+    if status == "archived":
+        return "r.archived = 1", []
+    if status == "running":
+        return "(r.status = 'running' AND r.heartbeat >= ?)", [stale_before]
+    if status == "crashed":
+        return "(r.status = 'crashed' OR (r.status = 'running' AND r.heartbeat < ?))", [
+            stale_before
+        ]
+    return "r.status = ?", [status]
+
+
+def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (possibly empty) and its parameters for ``query``."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if not query.include_archived and query.status != "archived":
+        conds.append("r.archived = 0")
+    if query.experiment is not None:
+        conds.append("r.experiment = ?")
+        params.append(query.experiment)
+    if query.status is not None:
+        sql, extra = status_condition(query.status, query.stale_before)
+        conds.append(sql)
+        params.extend(extra)
+    if query.name is not None:
+        conds.append("r.name = ?")
+        params.append(query.name)
+    if query.parent_run_id is not None:
+        conds.append("r.parent_run_id = ?")
+        params.append(query.parent_run_id)
+    if query.created_by is not None:
+        conds.append("r.created_by = ?")
+        params.append(query.created_by)
+    if query.ids is not None:
+        if not query.ids:
+            conds.append("1 = 0")
+        else:
+            conds.append("r.id IN (" + ",".join("?" * len(query.ids)) + ")")
+            params.extend(query.ids)
+    for key, value in (query.tags or {}).items():
+        conds.append("EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ? AND t.value = ?)")
+        params.extend((key, value))
+    if query.metric is not None and query.metric[1] == "exists":
+        conds.append("EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id AND s.key = ?)")
+        params.append(query.metric[0])
+    elif query.metric is not None:
+        key, op, value = query.metric
+        conds.append(
+            "EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id AND s.key = ? "
+            f"AND s.last_value {COMPARISONS[op]} ?)"
+        )
+        params.extend((key, value))
+    if query.filter is not None:
+        from chachaml import filters
+
+        sql, extra = filters.compile_where(query.filter, dialect=dialect, stale_before=query.stale_before)
+        if sql:
+            conds.append(f"({sql})")
+            params.extend(extra)
+    return (" WHERE " + " AND ".join(conds)) if conds else "", params
+
+
+def order_clause(query: RunQuery) -> tuple[str, list[Any]]:
+    terms: list[str] = []
+    params: list[Any] = []
+    order = list(query.order_by)
+    if query.filter is not None:
+        from chachaml import filters
+
+        order = filters.order_by(query.filter) + order
+    for field, descending in order:
+        sql, extra = order_term(field, descending)
+        terms.append(sql)
+        params.extend(extra)
+    terms.append("r.start_time DESC")
+    terms.append("r.id DESC")
+    return " ORDER BY " + ", ".join(terms), params
+
+
+def list_runs_sql(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
+    """Complete SQL (summary columns) for ``query`` with ordering and paging."""
+    where, where_params = where_clause(query, dialect=dialect)
+    order, order_params = order_clause(query)
+    sql = SUMMARY_SELECT + where + order
+    params: list[Any] = [query.stale_before, *where_params, *order_params]
+    if query.limit is not None:
+        sql += " LIMIT ?"
+        params.append(query.limit)
+    elif query.offset:
+        sql += " LIMIT -1" if dialect == "sqlite" else " LIMIT ALL"
+    if query.offset:
+        sql += " OFFSET ?"
+        params.append(query.offset)
+    return sql, params
+
+
+def count_runs_sql(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
+    where, params = where_clause(query, dialect=dialect)
+    return "SELECT COUNT(*) FROM runs r" + where, params
+
+
+# -- metric series summaries ---------------------------------------------------------------
+# A series summary: [count, first_step, first_value, last_step, last_value, last_ts,
+#                    min_value, min_step, max_value, max_step, in_order]
+Summary = list[Any]
+
+
+def summarise_batch(rows: Sequence[tuple[int, int, float, int]]) -> dict[int, Summary]:
+    """Aggregate ``(series_id, step, value, ts)`` rows per series in one pass.
+
+    ``in_order`` stays true while each series' steps strictly increase in the batch, which is what
+    lets the caller merge the batch into the stored summary without re-reading points.
+    """
+    out: dict[int, Summary] = {}
+    for sid, step, value, ts in rows:
+        s = out.get(sid)
+        finite = value == value  # False only for NaN
+        if s is None:
+            out[sid] = [
+                1,
+                step,
+                value,
+                step,
+                value,
+                ts,
+                value if finite else None,
+                step if finite else None,
+                value if finite else None,
+                step if finite else None,
+                True,
+            ]
+            continue
+        s[0] += 1
+        if step <= s[3]:
+            s[10] = False
+            continue
+        s[3], s[4], s[5] = step, value, ts
+        if finite:
+            if s[6] is None or value < s[6]:
+                s[6], s[7] = value, step
+            if s[8] is None or value > s[8]:
+                s[8], s[9] = value, step
+    return out
+
+
+def merge_summary(stored: Sequence[Any], batch: Summary) -> Summary:
+    """Merge a batch summary whose steps all follow the stored ``last_step``.
+
+    ``stored`` is ``(count, first_value, last_step, min_value, min_step, max_value, max_step)``.
+    """
+    count, first_value, _, min_v, min_s, max_v, max_s = stored
+    merged = list(batch)
+    merged[0] = count + batch[0]
+    merged[2] = first_value
+    if min_v is not None and (batch[6] is None or min_v <= batch[6]):
+        merged[6], merged[7] = min_v, min_s
+    if max_v is not None and (batch[8] is None or max_v >= batch[8]):
+        merged[8], merged[9] = max_v, max_s
+    return merged
+
+
+def nan_if_null(value: float | None) -> float:
+    return math.nan if value is None else value

@@ -1,0 +1,502 @@
+"""Run lifecycle and logging: ``ml.run``, ``start_run``/``end_run``, ``tracked``, ``log_*``.
+
+>>> import chachaml as ml
+>>> with ml.store("sqlite:///:memory:"):
+...     with ml.run(experiment="demo") as run:
+...         ml.log_params({"lr": 0.1})
+...         for epoch in range(3):
+...             ml.log_metric("loss", 1.0 / (epoch + 1))
+...     ml.get_run(run.id)["metrics"]["loss"]
+0.3333333333333333
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from chachaml import _validate, context, datasets, envinfo
+from chachaml.errors import InvalidInput, NoActiveRun
+from chachaml.store import Store
+from chachaml.store.protocol import MetricPoint, NewRun
+from chachaml.writer import HIGH_WATER
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_EXPERIMENT = "default"
+MAX_ERROR_CHARS = 10_000
+INT64_MIN = _validate.INT64_MIN
+INT64_MAX = _validate.INT64_MAX
+
+_batch_var: contextvars.ContextVar[dict[Store, list[MetricPoint]] | None] = contextvars.ContextVar(
+    "chachaml_metric_batch", default=None
+)
+_time_ns = time.time_ns
+
+
+def _now_ms() -> int:
+    return _time_ns() // 1_000_000
+
+
+def _finalize_crashed_once(store: Store) -> None:
+    """Mark runs of dead local processes ``crashed`` (once per store object)."""
+    if getattr(store, "_crash_checked", False):
+        return
+    store._crash_checked = True  # type: ignore[attr-defined]
+    finalize_crashed(store)
+
+
+def finalize_crashed(store: Store) -> list[str]:
+    """Set ``crashed`` on runs still ``running`` whose process on this host no longer exists."""
+    me = os.getpid()
+    dead = []
+    for run_id, pid in store.meta.local_running_runs(envinfo.hostname()):
+        if pid is None or pid == me:
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            dead.append(run_id)
+        except PermissionError:  # alive, owned by another user
+            continue
+    for run_id in dead:
+        run = store.meta.get_run(run_id)
+        end = run["heartbeat"] if run else _now_ms()
+        store.meta.finish_run(run_id, "crashed", end, "the process running this run died")
+    return dead
+
+
+class ActiveRun(Mapping[str, Any]):
+    """Handle of a run in progress: ``.id``, the ``log_*`` methods, and ``dict(run)``/``.info``.
+
+    Usable as a context manager; on exit the run ends ``completed``, ``failed`` (exception) or
+    ``killed`` (``KeyboardInterrupt``).
+    """
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __init__(self, store: Store, run_id: str, experiment: str, parent: ActiveRun | None):
+        self.id = run_id
+        self.experiment = experiment
+        self.store = store
+        self.parent = parent
+        self.ended = False
+        self._next_step: dict[str, int] = {}
+        self._metric_keys: set[str] = set()
+        self._buffer = store.writer.buffer
+        self._append = store.writer.buffer.append
+        self._token: contextvars.Token[ActiveRun | None] | None = None
+        self._explicit = False
+        self._snapshot: dict[str, Any] | None = None
+
+    # -- mapping protocol: the run dict ---------------------------------------------------------
+    @property
+    def info(self) -> dict[str, Any]:
+        """A fresh run dict (buffered metrics are written first)."""
+        self.store.flush()
+        from chachaml import query
+
+        run = query.get_run(self.id, store=self.store)
+        assert run is not None
+        self._snapshot = run
+        return run
+
+    def keys(self) -> Any:
+        return self.info.keys()
+
+    def __getitem__(self, key: str) -> Any:
+        snap = self._snapshot if self._snapshot is not None else self.info
+        return snap[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.info)
+
+    def __len__(self) -> int:
+        return len(self.info)
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended else "running"
+        return f"<chachaml run {self.id} experiment={self.experiment!r} {state}>"
+
+    # -- logging ----------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.ended:
+            raise InvalidInput(f"run {self.id} has ended; start a new run to log more")
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        """Log one metric point; ``step`` defaults to the next step of this key (from 0)."""
+        if self.ended or key not in self._metric_keys:
+            self._check_open()
+            self._metric_keys.add(_validate.key(key, "metric key"))
+        if type(value) is not float:
+            value = _validate.metric_value(value, key)
+        nxt = self._next_step.get(key, 0)
+        if step is None:
+            step = nxt
+        elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+            step = _validate.step(step, key)
+        if step >= nxt:
+            self._next_step[key] = step + 1
+        point = (self.id, key, step, value, _time_ns() // 1_000_000)
+        batch = _batch_var.get()
+        if batch is not None:
+            batch.setdefault(self.store, []).append(point)
+            return
+        self._append(point)
+        if len(self._buffer) >= HIGH_WATER:
+            self.store.writer.pressure()
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log several metrics at once, all at ``step`` (or each at its own next step)."""
+        _validate.mapping(metrics, "metrics")
+        checked = [(k, _validate.metric_value(v, str(k))) for k, v in metrics.items()]
+        for k, _ in checked:
+            _validate.key(k, "metric key")
+        if step is not None:
+            step = _validate.step(step, "metrics")
+        for k, v in checked:
+            self.log_metric(k, v, step)
+
+    def log_param(self, key: str, value: Any) -> None:
+        """Log one immutable param; re-logging the same value is a no-op."""
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log params atomically: on ``ParamConflict`` nothing of this call is stored."""
+        self._check_open()
+        encoded = {
+            _validate.key(k, "param key"): _validate.param_json(k, v)
+            for k, v in _validate.mapping(params, "params").items()
+        }
+        self.store.meta.log_params(self.id, encoded)
+
+    def log_tag(self, key: str, value: Any) -> None:
+        self.log_tags({key: value})
+
+    def log_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set mutable string tags (``True`` becomes ``"true"``); a later value replaces."""
+        self.store.meta.set_tags(self.id, _validate.tags(tags))
+
+    def set_name(self, name: str) -> None:
+        self.store.meta.rename_run(self.id, _validate.name(name, "run name"))
+
+    def set_note(self, markdown: str) -> None:
+        self.store.meta.set_note(self.id, _validate.note(markdown))
+
+    def log_dataset(
+        self,
+        data: Any = None,
+        *,
+        role: str = "train",
+        name: str | None = None,
+        n_rows: int | None = None,
+        n_cols: int | None = None,
+        features: Sequence[str] | None = None,
+        hash: str | None = None,
+        source: str | None = None,
+    ) -> dict[str, Any]:
+        """Record metadata about data the run used; computed from a DataFrame/array when given."""
+        self._check_open()
+        record = datasets.build(
+            data,
+            role=role,
+            name=name,
+            n_rows=n_rows,
+            n_cols=n_cols,
+            features=features,
+            hash=hash,
+            source=source,
+            now_ms=_now_ms(),
+        )
+        return self.store.meta.add_dataset(self.id, record)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def end(self, status: str = "completed", error: str | None = None) -> None:
+        """Flush this run's metrics (durable when this returns) and record its final status."""
+        if self.ended:
+            return
+        _validate.status(status, _validate.FINAL_STATUSES)
+        if error is not None and not isinstance(error, str):
+            raise InvalidInput("error must be a string")
+        self.ended = True
+        try:
+            self.store.flush()
+        finally:
+            self.store.writer.active_runs.discard(self.id)
+            self.store.meta.finish_run(
+                self.id, status, _now_ms(), None if error is None else error[:MAX_ERROR_CHARS]
+            )
+            self._detach()
+
+    def _detach(self) -> None:
+        if self._token is not None:
+            try:
+                context._run_var.reset(self._token)
+            except ValueError:  # ended from another context (e.g. a later notebook cell)
+                context._run_var.set(self.parent if self.parent and not self.parent.ended else None)
+            self._token = None
+        if self._explicit:
+            context.pop_explicit(self)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.end("completed")
+        elif isinstance(exc, KeyboardInterrupt):
+            self.end("killed", "KeyboardInterrupt")
+        else:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            self.end("failed", f"{type(exc).__name__}: {exc}\n\n{text}")
+
+
+def _start(
+    experiment: str | None,
+    name: str | None,
+    tags: Mapping[str, Any] | None,
+    parent: str | ActiveRun | None,
+    created_by: str | None,
+    nested: bool,
+    store: Store | None,
+) -> ActiveRun:
+    st = store or context.current_store()
+    outer = context.current_active_run()
+    if outer is not None and outer.store is not st:
+        outer = None
+    parent_handle: ActiveRun | None = None
+    if isinstance(parent, ActiveRun):
+        parent_handle, parent_id = parent, parent.id
+    elif parent is not None:
+        parent_id = _validate.run_id(parent)
+    elif nested and outer is not None and not outer.ended:
+        parent_handle, parent_id = outer, outer.id
+    else:
+        parent_id = None
+    if experiment is None:
+        experiment = parent_handle.experiment if parent_handle else DEFAULT_EXPERIMENT
+    experiment = _validate.name(experiment, "experiment")
+    new = NewRun(
+        id=uuid.uuid4().hex,
+        experiment=experiment,
+        name=_validate.optional_name(name, "run name"),
+        start_time=_now_ms(),
+        created_by=_validate.name(created_by, "created_by")
+        if created_by is not None
+        else envinfo.current_user(),
+        parent_run_id=parent_id,
+        tags=_validate.tags(tags) if tags is not None else {},
+        env=envinfo.snapshot(),
+        host=envinfo.hostname(),
+        pid=os.getpid(),
+    )
+    _finalize_crashed_once(st)
+    st.meta.create_run(new)
+    handle = ActiveRun(st, new.id, experiment, parent_handle)
+    st.writer.active_runs.add(new.id)
+    st.writer.start()
+    handle._token = context._run_var.set(handle)
+    return handle
+
+
+def start_run(
+    experiment: str | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    parent: str | ActiveRun | None = None,
+    created_by: str | None = None,
+    nested: bool = True,
+    *,
+    store: Store | None = None,
+) -> ActiveRun:
+    """Start a run and make it current; end it with ``ml.end_run()`` (or use it in ``with``).
+
+    A run started while another is active becomes its child unless ``nested=False``.
+    """
+    handle = _start(experiment, name, tags, parent, created_by, nested, store)
+    handle._explicit = True
+    context.push_explicit(handle)
+    return handle
+
+
+@contextmanager
+def run(
+    experiment: str | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    parent: str | ActiveRun | None = None,
+    created_by: str | None = None,
+    nested: bool = True,
+    *,
+    store: Store | None = None,
+) -> Iterator[ActiveRun]:
+    """Track the block as one run: ``with ml.run(experiment="iris") as run: ...``.
+
+    Ends ``completed`` normally, ``failed`` with the error text when an exception escapes (the
+    exception propagates), ``killed`` on ``KeyboardInterrupt``. Runs opened inside become children.
+    """
+    handle = _start(experiment, name, tags, parent, created_by, nested, store)
+    with handle:
+        yield handle
+
+
+def end_run(run: ActiveRun | None = None, status: str = "completed", error: str | None = None) -> None:
+    """End ``run`` (default: the current run) with ``status``; returns once its metrics are durable."""
+    handle = run or current_run()
+    handle.end(status, error)
+
+
+def current_run() -> ActiveRun:
+    """The active run handle; raises ``NoActiveRun`` outside a run."""
+    handle = context.current_active_run()
+    if handle is None or handle.ended:
+        raise NoActiveRun("current_run()")
+    return handle
+
+
+def _active(what: str) -> ActiveRun:
+    handle = context._run_var.get()
+    if handle is None or handle.ended:
+        handle = context.current_active_run()
+        if handle is None or handle.ended:
+            raise NoActiveRun(what)
+    return handle
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    """Log a metric point to the current run (see :meth:`ActiveRun.log_metric`)."""
+    handle = context._run_var.get()
+    if handle is None or handle.ended:
+        handle = _active("log_metric()")
+    handle.log_metric(key, value, step)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    _active("log_metrics()").log_metrics(metrics, step)
+
+
+def log_param(key: str, value: Any) -> None:
+    _active("log_param()").log_param(key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    _active("log_params()").log_params(params)
+
+
+def log_tag(key: str, value: Any) -> None:
+    _active("log_tag()").log_tag(key, value)
+
+
+def log_tags(tags: Mapping[str, Any]) -> None:
+    _active("log_tags()").log_tags(tags)
+
+
+def set_name(name: str) -> None:
+    """Rename the current run."""
+    _active("set_name()").set_name(name)
+
+
+def log_dataset(
+    data: Any = None,
+    *,
+    role: str = "train",
+    name: str | None = None,
+    n_rows: int | None = None,
+    n_cols: int | None = None,
+    features: Sequence[str] | None = None,
+    hash: str | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """Record the data the current run used (role ``train``/``test``/``validation``/...)."""
+    return _active("log_dataset()").log_dataset(
+        data, role=role, name=name, n_rows=n_rows, n_cols=n_cols, features=features, hash=hash, source=source
+    )
+
+
+@contextmanager
+def batched_metrics() -> Iterator[None]:
+    """Buffer metric points of this block and write them in one transaction per store at exit.
+
+    Each point goes to the run that was current when it was logged (a nested run keeps its own
+    points); the batch is written on normal exit and on error alike.
+    """
+    batch: dict[Store, list[MetricPoint]] = {}
+    token = _batch_var.set(batch)
+    try:
+        yield
+    finally:
+        _batch_var.reset(token)
+        for st, points in batch.items():
+            st.flush()  # earlier buffered points of the same keys go first
+            st.meta.log_metrics(points)
+
+
+@overload
+def tracked(fn: F) -> F: ...
+
+
+@overload
+def tracked(
+    fn: None = None,
+    *,
+    experiment: str | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Callable[[F], F]: ...
+
+
+def tracked(
+    fn: F | None = None,
+    *,
+    experiment: str | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> F | Callable[[F], F]:
+    """Decorator: every call of the function is its own run (sync or ``async def``).
+
+    The run name defaults to the function name and the tag ``tracked_fn`` records
+    ``module.qualname``. Generator functions are refused: a run cannot span ``yield`` safely.
+    """
+
+    def decorate(func: F) -> F:
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise InvalidInput(
+                f"@tracked cannot wrap generator {func.__qualname__}: a run would leak into the "
+                "caller between yields; collect the results in a list, or use `with ml.run()` inside"
+            )
+        run_tags = {**(dict(tags) if tags else {}), "tracked_fn": f"{func.__module__}.{func.__qualname__}"}
+        run_name = name or func.__name__
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with run(experiment=experiment, name=run_name, tags=run_tags):
+                    result: Awaitable[Any] = func(*args, **kwargs)
+                    return await result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with run(experiment=experiment, name=run_name, tags=run_tags):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
