@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chachaml import _validate, context, envinfo
+from chachaml.display import RunView
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.store import Store
 from chachaml.store.protocol import RunQuery
@@ -150,14 +151,15 @@ def runs(
 
 def get_run(run_id: str, *, store: Store | None = None) -> dict[str, Any] | None:
     """The full run dict (params, latest metrics, tags, datasets, children, env, note) or None."""
-    return resolve(store).meta.get_run(_validate.run_id(run_id), stale_before())
+    run = resolve(store).meta.get_run(_validate.run_id(run_id), stale_before())
+    return None if run is None else RunView(run)
 
 
 def _require(run_id: str, store: Store) -> dict[str, Any]:
     run = store.meta.get_run(_validate.run_id(run_id), stale_before())
     if run is None:
         raise NotFound(f"run {run_id!r} does not exist")
-    return run
+    return RunView(run)
 
 
 def downsample(points: Sequence[tuple[int, float, int]], max_points: int) -> list[tuple[int, float, int]]:

@@ -66,6 +66,12 @@ class MetadataStore(Protocol):
 
     def close(self) -> None: ...
 
+    def applied_migrations(self) -> list[tuple[int, str]]:
+        """``(version, name)`` of every applied schema migration, in order."""
+
+    def integrity_check(self) -> str:
+        """``"ok"`` when the backend finds no corruption, else its report."""
+
     # -- runs -----------------------------------------------------------------------------
     def create_run(self, run: NewRun) -> None:
         """Insert a new run with status ``running``; ``NotFound`` if the parent is unknown."""

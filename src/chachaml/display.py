@@ -1,0 +1,207 @@
+"""Readable output: rich tables in a terminal, HTML tables in Jupyter.
+
+>>> from chachaml import display
+>>> display.runs_table(experiment="iris")          # doctest: +SKIP
+>>> display.inspect(ml.last_run())                 # doctest: +SKIP
+>>> display.print_comparison(ml.compare_runs(ids)) # doctest: +SKIP
+
+``rich`` is imported only when something is printed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chachaml.store import Store
+
+_SUMMARY_COLUMNS = ("id", "experiment", "name", "status", "start_time", "duration_ms", "created_by")
+
+
+def fmt_time(ms: int | None) -> str:
+    """Epoch milliseconds as local ``YYYY-mm-dd HH:MM:SS``."""
+    if ms is None:
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def fmt_value(value: Any) -> str:
+    """Compact text for a param/metric value (floats to 6 significant digits)."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _cell(column: str, run: Mapping[str, Any], *, short: bool = False) -> str:
+    value = run.get(column)
+    if column in ("start_time", "end_time"):
+        if short and value is not None:
+            return dt.datetime.fromtimestamp(value / 1000).strftime("%m-%d %H:%M")
+        return fmt_time(value)
+    if column == "duration_ms":
+        return fmt_duration(value)
+    if column == "id":
+        return str(value)[:8]
+    return fmt_value(value)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def runs_table(
+    runs: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    metrics: Sequence[str] = (),
+    store: Store | None = None,
+    console: Console | None = None,
+    **filters: Any,
+) -> None:
+    """Print runs (given, or ``ml.runs(**filters)``) as a table, with optional metric columns."""
+    from rich.table import Table
+
+    from chachaml import query
+
+    if runs is None:
+        runs = query.runs(store=store, **filters)
+    latest: dict[str, dict[str, Any]] = {}
+    if metrics and runs:
+        st = query.resolve(store)
+        latest = st.meta.metric_summaries([r["id"] for r in runs])
+    table = Table(title=f"{len(runs)} runs", show_lines=False)
+    headers = {"start_time": "started", "duration_ms": "took", "created_by": "user"}
+    for column in _SUMMARY_COLUMNS:
+        table.add_column(
+            headers.get(column, column), no_wrap=column in ("id", "status", "start_time", "duration_ms")
+        )
+    for key in metrics:
+        table.add_column(key, justify="right", no_wrap=True)
+    for run in runs:
+        cells = [_cell(c, run, short=True) for c in _SUMMARY_COLUMNS]
+        stats = latest.get(run["id"], {})
+        cells += [f"{stats[k]['last']:.4g}" if k in stats else "" for k in metrics]
+        table.add_row(*cells)
+    (console or _console()).print(table)
+
+
+def inspect(target: str | Mapping[str, Any], *, store: Store | None = None, console: Console | None = None) -> None:
+    """Print one run (a run dict, handle or id) with params, metrics, tags, datasets and note."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from chachaml import query
+
+    run: Mapping[str, Any] | None
+    if isinstance(target, str):
+        run = query.get_run(target, store=store)
+        if run is None:
+            from chachaml.errors import NotFound
+
+            raise NotFound(f"run {target!r} does not exist")
+    else:
+        run = dict(target)
+    out = console or _console()
+    head = Table.grid(padding=(0, 2))
+    for column in ("id", "experiment", "name", "status", "start_time", "end_time", "duration_ms", "created_by", "parent_run_id"):
+        if column in run:
+            head.add_row(column, _cell(column, run) if column != "id" else str(run["id"]))
+    out.print(Panel(head, title=f"run {str(run.get('id', ''))[:8]}"))
+    for title, data in (("params", run.get("params", {})), ("metrics", run.get("metrics", {})), ("tags", run.get("tags", {}))):
+        if data:
+            table = Table(title=title)
+            table.add_column("key")
+            table.add_column("value")
+            for k, v in data.items():
+                table.add_row(k, fmt_value(v))
+            out.print(table)
+    if run.get("datasets"):
+        table = Table(title="datasets")
+        for column in ("role", "name", "n_rows", "n_cols", "hash"):
+            table.add_column(column)
+        for ds in run["datasets"]:
+            table.add_row(*(fmt_value(ds.get(c)) if c != "hash" else str(ds.get(c) or "")[:12] for c in ("role", "name", "n_rows", "n_cols", "hash")))
+        out.print(table)
+    if run.get("note"):
+        from rich.markdown import Markdown
+
+        out.print(Panel(Markdown(run["note"]), title="note"))
+    if run.get("error"):
+        out.print(Panel(str(run["error"]).splitlines()[0], title="error", style="red"))
+
+
+def print_comparison(comparison: Mapping[str, Any], *, console: Console | None = None) -> None:
+    """Print the output of ``ml.compare_runs`` as param and metric tables."""
+    from rich.table import Table
+
+    ids = list(comparison["run_ids"])
+    out = console or _console()
+    params = comparison["params"]
+    table = Table(title="params")
+    table.add_column("param")
+    table.add_column("")
+    for run_id in ids:
+        table.add_column(run_id[:8])
+    for key, value in params["same"].items():
+        table.add_row(key, "same", *[fmt_value(value)] * len(ids))
+    for kind in ("differ", "partial"):
+        for key, values in params[kind].items():
+            table.add_row(key, kind, *[fmt_value(values.get(i)) if i in values else "—" for i in ids])
+    out.print(table)
+    table = Table(title="metrics (latest)")
+    table.add_column("metric")
+    for run_id in ids:
+        table.add_column(run_id[:8], justify="right")
+    for key, values in comparison["metrics"].items():
+        table.add_row(key, *[fmt_value(values.get(i)) for i in ids])
+    out.print(table)
+
+
+def run_html(run: Mapping[str, Any]) -> str:
+    """An HTML table of a run dict (every value escaped), used for Jupyter display."""
+    rows = []
+    for column in ("id", "experiment", "name", "status", "start_time", "duration_ms", "created_by"):
+        if column in run:
+            rows.append((column, _cell(column, run) if column != "id" else str(run["id"])))
+    for section in ("params", "metrics", "tags"):
+        for k, v in (run.get(section) or {}).items():
+            rows.append((f"{section}.{k}", fmt_value(v)))
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table>{body}</table>"
+
+
+class RunView(dict[str, Any]):
+    """A plain ``dict`` that also renders as an HTML table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        return run_html(self)
