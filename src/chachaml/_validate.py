@@ -39,7 +39,9 @@ def _describe(value: object) -> str:
 def key(value: object, what: str = "key") -> str:
     """Validate a param/metric/tag key: a non-empty string of at most 250 printable characters."""
     if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be a string, got {type(value).__name__} {_describe(value)}")
+        raise InvalidInput(
+            f"{what} must be a string, got {type(value).__name__} {_describe(value)}"
+        )
     if not value:
         raise InvalidInput(f"{what} must not be empty")
     if len(value) > MAX_KEY_LENGTH:
@@ -77,7 +79,7 @@ def metric_value(value: object, metric: str) -> float:
     """Coerce a metric value to float; NaN and infinities are allowed, strings and bools are not."""
     if type(value) is float:
         return value
-    if isinstance(value, bool) or isinstance(value, (str, bytes)):
+    if isinstance(value, (bool, str, bytes)):
         raise InvalidInput(
             f"metric {metric!r} value must be a number, got {type(value).__name__} "
             f"{_describe(value)}"
@@ -98,7 +100,7 @@ def step(value: object, metric: str) -> int:
             f"metric {metric!r} step must be an integer, got {type(value).__name__} "
             f"{_describe(value)}"
         )
-    result = int(value.__index__())  # type: ignore[attr-defined]
+    result = int(value.__index__())
     if not INT64_MIN <= result <= INT64_MAX:
         raise InvalidInput(f"metric {metric!r} step {result} is outside the int64 range")
     return result

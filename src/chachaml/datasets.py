@@ -5,7 +5,6 @@ Neither pandas nor numpy is imported here; objects are recognised by duck typing
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +24,8 @@ def _is_ndarray(data: Any) -> bool:
 
 
 def _frame_hash(df: Any) -> str:
+    import hashlib
+
     import pandas as pd
 
     digest = hashlib.sha256()
@@ -35,6 +36,8 @@ def _frame_hash(df: Any) -> str:
 
 
 def _array_hash(arr: Any) -> str:
+    import hashlib
+
     import numpy as np
 
     digest = hashlib.sha256()
@@ -50,8 +53,8 @@ def describe(data: Any) -> dict[str, Any]:
     """``n_rows``, ``n_cols``, ``features`` and a content ``hash`` of a DataFrame, array or list."""
     if _is_dataframe(data):
         return {
-            "n_rows": int(len(data)),
-            "n_cols": int(len(data.columns)),
+            "n_rows": len(data),
+            "n_cols": len(data.columns),
             "features": [str(c) for c in data.columns][:MAX_FEATURES],
             "hash": _frame_hash(data),
         }
@@ -65,18 +68,24 @@ def describe(data: Any) -> dict[str, Any]:
         }
     if type(data).__module__.startswith("pandas") and hasattr(data, "name"):  # a Series
         return {
-            "n_rows": int(len(data)),
+            "n_rows": len(data),
             "n_cols": 1,
             "features": [str(data.name)] if data.name is not None else None,
             "hash": _frame_hash(data.to_frame()),
         }
     if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        import hashlib
+
         try:
             text = json.dumps(data, sort_keys=True, default=repr)
         except (TypeError, ValueError) as exc:  # pragma: no cover - default=repr covers most
-            raise InvalidInput(f"cannot describe dataset of type {type(data).__name__}: {exc}") from exc
+            raise InvalidInput(
+                f"cannot describe dataset of type {type(data).__name__}: {exc}"
+            ) from exc
         first = data[0] if data else None
-        n_cols = len(first) if isinstance(first, (Sequence, dict)) and not isinstance(first, str) else 1
+        n_cols = (
+            len(first) if isinstance(first, (Sequence, dict)) and not isinstance(first, str) else 1
+        )
         return {
             "n_rows": len(data),
             "n_cols": n_cols,

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import os
 import time
-import traceback
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -45,6 +42,14 @@ _time_ns = time.time_ns
 
 def _now_ms() -> int:
     return _time_ns() // 1_000_000
+
+
+def new_run_id() -> str:
+    """A random (version 4) UUID as 32 hex characters, without importing ``uuid``."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
 
 
 def _finalize_crashed_once(store: Store) -> None:
@@ -262,6 +267,8 @@ class ActiveRun(Mapping[str, Any]):
         elif isinstance(exc, KeyboardInterrupt):
             self.end("killed", "KeyboardInterrupt")
         else:
+            import traceback
+
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             self.end("failed", f"{type(exc).__name__}: {exc}\n\n{text}")
 
@@ -292,7 +299,7 @@ def _start(
         experiment = parent_handle.experiment if parent_handle else DEFAULT_EXPERIMENT
     experiment = _validate.name(experiment, "experiment")
     new = NewRun(
-        id=uuid.uuid4().hex,
+        id=new_run_id(),
         experiment=experiment,
         name=_validate.optional_name(name, "run name"),
         start_time=_now_ms(),
@@ -472,6 +479,8 @@ def tracked(
     The run name defaults to the function name and the tag ``tracked_fn`` records
     ``module.qualname``. Generator functions are refused: a run cannot span ``yield`` safely.
     """
+
+    import inspect
 
     def decorate(func: F) -> F:
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):

@@ -8,8 +8,7 @@ The conformance suite in ``tests/conformance`` runs unchanged against every impl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 # (run_id, key, step, value, timestamp_ms). Plain tuples: this is the hot path.
 MetricPoint = tuple[str, str, int, float, int]
@@ -17,8 +16,7 @@ MetricPoint = tuple[str, str, int, float, int]
 RunDict = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class RunQuery:
+class RunQuery(NamedTuple):
     """Which runs to list. Every field is optional; the default is the newest 100 live runs.
 
     ``metric`` is the simple threshold form of search: ``(key, op, value)`` compared with the
@@ -42,8 +40,7 @@ class RunQuery:
     stale_before: int = 0  # heartbeat (ms) before which a `running` run reads as `crashed`
 
 
-@dataclass(frozen=True)
-class NewRun:
+class NewRun(NamedTuple):
     """The row written when a run starts."""
 
     id: str
@@ -52,8 +49,8 @@ class NewRun:
     start_time: int
     created_by: str
     parent_run_id: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    env: Mapping[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] = {}  # noqa: RUF012 - immutable NamedTuple default, never mutated
+    env: Mapping[str, Any] = {}  # noqa: RUF012
     host: str | None = None
     pid: int | None = None
 

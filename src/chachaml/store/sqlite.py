@@ -16,7 +16,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -63,7 +62,7 @@ class SQLiteStore:
         self._series: dict[tuple[str, str], int] = {}
         self._pid = os.getpid()
         self._closed = False
-        self._memory_uri = f"file:chachaml-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        self._memory_uri = f"file:chachaml-{os.urandom(16).hex()}?mode=memory&cache=shared"
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:

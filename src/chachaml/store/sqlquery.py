@@ -137,12 +137,12 @@ def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
         conds.append("EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id AND s.key = ?)")
         params.append(query.metric[0])
     elif query.metric is not None:
-        key, op, value = query.metric
+        metric_key, op, threshold = query.metric
         conds.append(
             "EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id AND s.key = ? "
             f"AND s.last_value {COMPARISONS[op]} ?)"
         )
-        params.extend((key, value))
+        params.extend((metric_key, threshold))
     if query.filter is not None:
         from chachaml import filters
 

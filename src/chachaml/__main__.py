@@ -1,0 +1,5 @@
+"""``python -m chachaml`` is the ``chachaml`` command."""
+
+from chachaml.cli import main
+
+main()
