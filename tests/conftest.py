@@ -25,7 +25,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     old = context._reset_for_tests()
     if old is not None:
         old.close()
+    token = context._run_var.set(None)
     yield
+    context._run_var.reset(token)
     leftover = context._reset_for_tests()
     if leftover is not None:
         leftover.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from chachaml import registry as registry
 from chachaml.annotate import add_tag as add_tag
 from chachaml.annotate import create_experiment as create_experiment
 from chachaml.annotate import experiment as experiment
@@ -24,6 +25,12 @@ from chachaml.annotate import get_datasets as get_datasets
 from chachaml.annotate import get_tags as get_tags
 from chachaml.annotate import remove_tag as remove_tag
 from chachaml.annotate import set_note as set_note
+from chachaml.artifacts.api import artifact_path as artifact_path
+from chachaml.artifacts.api import list_artifacts as list_artifacts
+from chachaml.artifacts.api import load_artifact as load_artifact
+from chachaml.artifacts.api import log_artifact as log_artifact
+from chachaml.artifacts.api import log_file as log_file
+from chachaml.artifacts.api import log_table as log_table
 from chachaml.cleanup import archive_runs as archive_runs
 from chachaml.cleanup import delete_archived as delete_archived
 from chachaml.context import bind as bind
@@ -32,6 +39,7 @@ from chachaml.context import store as store
 from chachaml.context import use_store as use_store
 from chachaml.errors import AlreadyExists as AlreadyExists
 from chachaml.errors import ChachamlError as ChachamlError
+from chachaml.errors import InUse as InUse
 from chachaml.errors import InvalidFilter as InvalidFilter
 from chachaml.errors import InvalidInput as InvalidInput
 from chachaml.errors import NoActiveRun as NoActiveRun
@@ -72,6 +80,7 @@ __all__ = [
     "ActiveRun",
     "AlreadyExists",
     "ChachamlError",
+    "InUse",
     "InvalidFilter",
     "InvalidInput",
     "NoActiveRun",
@@ -82,6 +91,7 @@ __all__ = [
     "__version__",
     "add_tag",
     "archive_runs",
+    "artifact_path",
     "batched_metrics",
     "best_run",
     "bind",
@@ -99,17 +109,23 @@ __all__ = [
     "get_run",
     "get_tags",
     "last_run",
+    "list_artifacts",
+    "load_artifact",
+    "log_artifact",
     "log_dataset",
+    "log_file",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_tag",
     "log_tags",
     "metric_history",
     "my_last_run",
     "my_runs",
     "open_store",
+    "registry",
     "remove_tag",
     "run",
     "runs",

@@ -54,7 +54,11 @@ def _text(value: object, what: str) -> str | None:
 
 
 def create_experiment(
-    name: str, description: str | None = None, owner: str | None = None, *, store: Store | None = None
+    name: str,
+    description: str | None = None,
+    owner: str | None = None,
+    *,
+    store: Store | None = None,
 ) -> dict[str, Any]:
     """Create an experiment or update its description/owner (fields left None are kept)."""
     st = resolve(store)

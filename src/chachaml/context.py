@@ -85,7 +85,9 @@ def use_store(url_or_store: str | Store | None = None, *, artifacts: str | None 
 
 
 @contextmanager
-def store(url_or_store: str | Store | None = None, *, artifacts: str | None = None) -> Iterator[Store]:
+def store(
+    url_or_store: str | Store | None = None, *, artifacts: str | None = None
+) -> Iterator[Store]:
     """Scope a store: ``with ml.store("sqlite:///other.db"): ...``.
 
     A store opened from a URL here is closed when the block ends; a ``Store`` passed in is not.
@@ -98,7 +100,9 @@ def store(url_or_store: str | Store | None = None, *, artifacts: str | None = No
     elif url_or_store is None or isinstance(url_or_store, str):
         st = open_store(url_or_store, artifacts)
     else:
-        raise InvalidInput(f"store() takes a URL string or a Store, got {type(url_or_store).__name__}")
+        raise InvalidInput(
+            f"store() takes a URL string or a Store, got {type(url_or_store).__name__}"
+        )
     token = _store_var.set(st)
     try:
         yield st

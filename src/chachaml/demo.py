@@ -3,7 +3,9 @@
 It trains softmax (multinomial logistic) regression on a synthetic three-class "flowers" data set:
 a majority-class baseline (``@ml.tracked``), a grid search whose candidates are child runs with a
 loss curve per epoch, 5-fold cross-validation of the winner with one child run per fold, dataset
-metadata, a tagged winner and a markdown note with math.
+metadata, a tagged winner and a markdown note with math. Every candidate saves its model and a
+PNG loss plot as artifacts, the grid search logs a confusion-matrix table, and the winner is
+registered as ``flowers-softmax`` and promoted to production.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chachaml import annotate, context, query, tracking
+from chachaml import annotate, context, query, registry, tracking
+from chachaml.artifacts import api as artifacts
 from chachaml.errors import InvalidInput
 from chachaml.store import Store
 
 EXPERIMENT = "flowers-logreg"
+MODEL_NAME = "flowers-softmax"
+CLASSES = ["setosa", "versicolor", "virginica"]
 EPOCHS = 60
 GRID = [(lr, l2) for lr in (0.5, 0.1, 0.02) for l2 in (0.0, 0.01)]
 
@@ -52,7 +57,9 @@ def _softmax(logits: Any) -> Any:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def train(X: Any, y: Any, Xv: Any, yv: Any, lr: float, l2: float, epochs: int = EPOCHS) -> tuple[Any, Any, float]:
+def train(
+    X: Any, y: Any, Xv: Any, yv: Any, lr: float, l2: float, epochs: int = EPOCHS
+) -> tuple[Any, Any, float]:
     """Full-batch gradient descent; logs ``train_loss`` and ``val_accuracy`` every epoch."""
     np = _numpy()
     n, d = X.shape
@@ -73,6 +80,68 @@ def train(X: Any, y: Any, Xv: Any, yv: Any, lr: float, l2: float, epochs: int = 
     return W, b, acc
 
 
+def png_line_plot(values: list[float], width: int = 360, height: int = 220) -> bytes:
+    """A PNG line chart of ``values`` (axes plus one line), written with numpy, zlib and struct."""
+    import struct
+    import zlib
+
+    np = _numpy()
+    img = np.full((height, width, 3), 255, dtype=np.uint8)
+    m = 20
+    img[height - m, m : width - m] = 0  # x axis
+    img[m : height - m + 1, m] = 0  # y axis
+    vals = np.asarray(values, dtype=float)
+    vals = vals[np.isfinite(vals)]
+    if len(vals) > 1:
+        lo, hi = float(vals.min()), float(vals.max())
+        xs = m + np.linspace(1, width - 2 * m - 1, len(vals))
+        ys = (height - m - 1) - (vals - lo) / ((hi - lo) or 1.0) * (height - 2 * m - 2)
+        for x0, y0, x1, y1 in zip(xs[:-1], ys[:-1], xs[1:], ys[1:], strict=True):
+            steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+            for t in np.linspace(0.0, 1.0, steps + 1):
+                x, y = round(x0 + (x1 - x0) * t), round(y0 + (y1 - y0) * t)
+                img[max(y - 1, 0) : y + 1, max(x - 1, 0) : x + 1] = (31, 119, 180)
+    raw = b"".join(b"\x00" + img[row].tobytes() for row in range(height))  # filter 0 per row
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(tag + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _save_candidate(run: tracking.ActiveRun, W: Any, b: Any, features: list[str]) -> None:
+    """Save a candidate's weights and its loss curve (PNG) as artifacts of its run."""
+    run.log_artifact("model", {"W": W, "b": b, "features": features})
+    losses = [p["value"] for p in query.metric_history(run.id, "train_loss")]
+    run.log_artifact("plots/loss.png", png_line_plot(losses), content_type="image/png")
+
+
+def confusion_table(y_true: Any, logits: Any) -> dict[str, Any]:
+    """Counts of (true class, predicted class) as a ``log_table`` table."""
+    np = _numpy()
+    pred = np.argmax(logits, axis=1)
+    rows = [
+        [CLASSES[i], *(int(np.sum((y_true == i) & (pred == j))) for j in range(len(CLASSES)))]
+        for i in range(len(CLASSES))
+    ]
+    return {"headers": ["true \\ predicted", *CLASSES], "rows": rows}
+
+
+def _register_winner(run_id: str, description: str) -> dict[str, Any]:
+    """Register the winner's model (staging), then promote it: the previous one is archived."""
+    version = registry.register_model(
+        MODEL_NAME, run_id=run_id, stage="staging", description=description
+    )
+    return registry.promote(MODEL_NAME, version["version"], "production")
+
+
 @tracking.tracked(experiment=EXPERIMENT, name="baseline-majority")
 def baseline(y_train: Any, y_test: Any) -> float:
     """Predict the most frequent training class: the number every model must beat."""
@@ -84,7 +153,9 @@ def baseline(y_train: Any, y_test: Any) -> float:
     return acc
 
 
-def run_demo(store: Store | None = None, echo: Echo = print, seed: int = 7) -> dict[str, Any]:
+def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bottom
+    store: Store | None = None, echo: Echo = print, seed: int = 7
+) -> dict[str, Any]:
     """Track the whole workload into ``store`` (default: the current store); returns a summary."""
     np = _numpy()
     st = store or context.current_store()
@@ -103,20 +174,29 @@ def run_demo(store: Store | None = None, echo: Echo = print, seed: int = 7) -> d
         base_acc = baseline(ytr, yte)
         echo(f"baseline (majority class): val_accuracy={base_acc:.3f}")
 
-        with tracking.run(experiment=EXPERIMENT, name="grid-search", tags={"stage": "tuning"}) as grid:
-            tracking.log_dataset(Xtr, role="train", name="flowers", features=features, source="synthetic:seed=7")
-            tracking.log_dataset(Xte, role="validation", name="flowers", features=features, source="synthetic:seed=7")
+        with tracking.run(experiment=EXPERIMENT, name="grid-search", tags={"stage": "tuning"}):
+            tracking.log_dataset(
+                Xtr, role="train", name="flowers", features=features, source="synthetic:seed=7"
+            )
+            tracking.log_dataset(
+                Xte, role="validation", name="flowers", features=features, source="synthetic:seed=7"
+            )
             tracking.log_params({"epochs": EPOCHS, "grid": [list(g) for g in GRID]})
             results = []
+            trained: dict[str, tuple[Any, Any]] = {}
             for lr, l2 in GRID:
                 with tracking.run(name=f"lr={lr} l2={l2}") as child:
                     tracking.log_params({"model": "softmax", "lr": lr, "l2": l2, "epochs": EPOCHS})
-                    _, _, acc = train(Xtr, ytr, Xte, yte, lr, l2)
+                    W, b, acc = train(Xtr, ytr, Xte, yte, lr, l2)
+                    trained[child.id] = (W, b)
+                    _save_candidate(child, W, b, features)
                     results.append((acc, -l2, lr, l2, child.id))
                     echo(f"  candidate lr={lr:<5} l2={l2:<5} val_accuracy={acc:.3f}")
             acc, _, best_lr, best_l2, best_id = max(results)
             tracking.log_metric("best_val_accuracy", acc)
             tracking.log_params({"best_lr": best_lr, "best_l2": best_l2})
+            W, b = trained[best_id]
+            artifacts.log_table("confusion_matrix", confusion_table(yte, Xte @ W + b))
 
         with tracking.run(experiment=EXPERIMENT, name="cv-best", tags={"stage": "validation"}):
             tracking.log_params({"model": "softmax", "lr": best_lr, "l2": best_l2, "folds": 5})
@@ -126,30 +206,54 @@ def run_demo(store: Store | None = None, echo: Echo = print, seed: int = 7) -> d
                 train_idx = np.setdiff1d(np.arange(len(y)), test_idx)
                 with tracking.run(name=f"fold-{i}", tags={"fold": i}):
                     tracking.log_param("fold", i)
-                    _, _, fold_acc = train(X[train_idx], y[train_idx], X[test_idx], y[test_idx], best_lr, best_l2)
+                    _, _, fold_acc = train(
+                        X[train_idx], y[train_idx], X[test_idx], y[test_idx], best_lr, best_l2
+                    )
                     scores.append(fold_acc)
-            tracking.log_metrics({"cv_accuracy_mean": float(np.mean(scores)), "cv_accuracy_std": float(np.std(scores))})
-        echo(f"5-fold CV of lr={best_lr} l2={best_l2}: {np.mean(scores):.3f} ± {np.std(scores):.3f}")
+            tracking.log_metrics(
+                {
+                    "cv_accuracy_mean": float(np.mean(scores)),
+                    "cv_accuracy_std": float(np.std(scores)),
+                }
+            )
+        echo(
+            f"5-fold CV of lr={best_lr} l2={best_l2}: {np.mean(scores):.3f} ± {np.std(scores):.3f}"
+        )
 
         annotate.add_tag(best_id, "winner", True)
         annotate.set_note(
             best_id,
             "## Winner of the grid search\n\n"
-            "Softmax regression $\\hat{y} = \\arg\\max_k \\mathrm{softmax}(xW + b)_k$ trained on the "
-            "cross-entropy loss with an L2 penalty:\n\n"
+            "Softmax regression $\\hat{y} = \\arg\\max_k \\mathrm{softmax}(xW + b)_k$ "
+            "trained on the cross-entropy loss with an L2 penalty:\n\n"
             "$$L(W) = -\\frac{1}{n}\\sum_i \\log p_{i,y_i} + \\lambda \\lVert W \\rVert^2$$\n\n"
             f"Chosen: learning rate **{best_lr}**, $\\lambda = {best_l2}$; "
             f"validation accuracy {acc:.3f} vs. baseline {base_acc:.3f}.",
         )
+        version = _register_winner(best_id, f"Grid-search winner (lr={best_lr}, l2={best_l2}).")
+        echo(f"registered {MODEL_NAME} v{version['version']} and promoted it to production")
     elapsed = time.perf_counter() - started
     n_runs = len(query.runs(experiment=EXPERIMENT, limit=None, store=st))
-    summary = {"experiment": EXPERIMENT, "runs": n_runs, "best_run": best_id, "best_val_accuracy": acc, "seconds": elapsed}
+    summary = {
+        "experiment": EXPERIMENT,
+        "runs": n_runs,
+        "best_run": best_id,
+        "best_val_accuracy": acc,
+        "model": MODEL_NAME,
+        "model_version": version["version"],
+        "seconds": elapsed,
+    }
     echo("")
     echo(f"Tracked {n_runs} runs into {st.url} in {elapsed:.1f}s (experiment {EXPERIMENT!r}).")
-    echo(f"Winner: run {best_id} (lr={best_lr}, l2={best_l2}, val_accuracy={acc:.3f}), tagged winner=true.")
+    echo(
+        f"Winner: run {best_id} (lr={best_lr}, l2={best_l2}, val_accuracy={acc:.3f}), "
+        "tagged winner=true."
+    )
     echo("Look at it:")
     echo(f"  chachaml runs -e {EXPERIMENT} -m val_accuracy")
     echo(f"  chachaml best val_accuracy -e {EXPERIMENT}")
     echo(f"  chachaml run {best_id}")
+    echo(f"  chachaml artifacts {best_id}")
+    echo(f"  chachaml models {MODEL_NAME}")
     echo("  python -c \"import chachaml as ml; print(ml.best_run('val_accuracy'))\"")
     return summary

@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import html
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -29,6 +27,8 @@ def fmt_time(ms: int | None) -> str:
     """Epoch milliseconds as local ``YYYY-mm-dd HH:MM:SS``."""
     if ms is None:
         return ""
+    import datetime as dt
+
     return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -62,6 +62,8 @@ def _cell(column: str, run: Mapping[str, Any], *, short: bool = False) -> str:
     value = run.get(column)
     if column in ("start_time", "end_time"):
         if short and value is not None:
+            import datetime as dt
+
             return dt.datetime.fromtimestamp(value / 1000).strftime("%m-%d %H:%M")
         return fmt_time(value)
     if column == "duration_ms":
@@ -100,7 +102,8 @@ def runs_table(
     headers = {"start_time": "started", "duration_ms": "took", "created_by": "user"}
     for column in _SUMMARY_COLUMNS:
         table.add_column(
-            headers.get(column, column), no_wrap=column in ("id", "status", "start_time", "duration_ms")
+            headers.get(column, column),
+            no_wrap=column in ("id", "status", "start_time", "duration_ms"),
         )
     for key in metrics:
         table.add_column(key, justify="right", no_wrap=True)
@@ -112,7 +115,9 @@ def runs_table(
     (console or _console()).print(table)
 
 
-def inspect(target: str | Mapping[str, Any], *, store: Store | None = None, console: Console | None = None) -> None:
+def inspect(
+    target: str | Mapping[str, Any], *, store: Store | None = None, console: Console | None = None
+) -> None:
     """Print one run (a run dict, handle or id) with params, metrics, tags, datasets and note."""
     from rich.panel import Panel
     from rich.table import Table
@@ -130,11 +135,25 @@ def inspect(target: str | Mapping[str, Any], *, store: Store | None = None, cons
         run = dict(target)
     out = console or _console()
     head = Table.grid(padding=(0, 2))
-    for column in ("id", "experiment", "name", "status", "start_time", "end_time", "duration_ms", "created_by", "parent_run_id"):
+    for column in (
+        "id",
+        "experiment",
+        "name",
+        "status",
+        "start_time",
+        "end_time",
+        "duration_ms",
+        "created_by",
+        "parent_run_id",
+    ):
         if column in run:
             head.add_row(column, _cell(column, run) if column != "id" else str(run["id"]))
     out.print(Panel(head, title=f"run {str(run.get('id', ''))[:8]}"))
-    for title, data in (("params", run.get("params", {})), ("metrics", run.get("metrics", {})), ("tags", run.get("tags", {}))):
+    for title, data in (
+        ("params", run.get("params", {})),
+        ("metrics", run.get("metrics", {})),
+        ("tags", run.get("tags", {})),
+    ):
         if data:
             table = Table(title=title)
             table.add_column("key")
@@ -147,7 +166,12 @@ def inspect(target: str | Mapping[str, Any], *, store: Store | None = None, cons
         for column in ("role", "name", "n_rows", "n_cols", "hash"):
             table.add_column(column)
         for ds in run["datasets"]:
-            table.add_row(*(fmt_value(ds.get(c)) if c != "hash" else str(ds.get(c) or "")[:12] for c in ("role", "name", "n_rows", "n_cols", "hash")))
+            table.add_row(
+                *(
+                    fmt_value(ds.get(c)) if c != "hash" else str(ds.get(c) or "")[:12]
+                    for c in ("role", "name", "n_rows", "n_cols", "hash")
+                )
+            )
         out.print(table)
     if run.get("note"):
         from rich.markdown import Markdown
@@ -173,7 +197,9 @@ def print_comparison(comparison: Mapping[str, Any], *, console: Console | None =
         table.add_row(key, "same", *[fmt_value(value)] * len(ids))
     for kind in ("differ", "partial"):
         for key, values in params[kind].items():
-            table.add_row(key, kind, *[fmt_value(values.get(i)) if i in values else "—" for i in ids])
+            table.add_row(
+                key, kind, *[fmt_value(values.get(i)) if i in values else "—" for i in ids]
+            )
     out.print(table)
     table = Table(title="metrics (latest)")
     table.add_column("metric")
@@ -186,6 +212,8 @@ def print_comparison(comparison: Mapping[str, Any], *, console: Console | None =
 
 def run_html(run: Mapping[str, Any]) -> str:
     """An HTML table of a run dict (every value escaped), used for Jupyter display."""
+    import html
+
     rows = []
     for column in ("id", "experiment", "name", "status", "start_time", "duration_ms", "created_by"):
         if column in run:

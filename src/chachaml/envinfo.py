@@ -7,13 +7,8 @@ repository. Installed packages are captured only with ``CHACHAML_CAPTURE_PACKAGE
 from __future__ import annotations
 
 import functools
-import getpass
 import os
-import platform
-import socket
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 
@@ -22,6 +17,8 @@ def current_user() -> str:
     user = os.environ.get("CHACHA_USER")
     if user:
         return user
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)
@@ -30,11 +27,15 @@ def current_user() -> str:
 
 @functools.lru_cache(maxsize=1)
 def hostname() -> str:
+    import socket
+
     return socket.gethostname()
 
 
 @functools.lru_cache(maxsize=1)
 def _static() -> dict[str, Any]:
+    import platform
+
     from chachaml import __version__
 
     return {
@@ -47,18 +48,24 @@ def _static() -> dict[str, Any]:
     }
 
 
-def _find_repo(start: Path) -> Path | None:
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
+def _find_repo(start: str) -> str | None:
+    directory = os.path.abspath(start)
+    while True:
+        if os.path.exists(os.path.join(directory, ".git")):
             return directory
-    return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
 @functools.lru_cache(maxsize=16)
 def git_info(cwd: str) -> dict[str, Any] | None:
     """``{"sha", "branch", "dirty"}`` of the repository containing ``cwd``, or None."""
-    if _find_repo(Path(cwd)) is None:
+    if _find_repo(cwd) is None:
         return None
+    import subprocess
+
     try:
         out = subprocess.run(
             ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "AlreadyExists",
     "ChachamlError",
+    "InUse",
     "InvalidFilter",
     "InvalidInput",
     "NoActiveRun",
@@ -77,6 +78,14 @@ class AlreadyExists(ChachamlError):
     """Something with that identity already exists and may not be replaced."""
 
     code = "already_exists"
+    exit_code = 5
+    http_status = 409
+
+
+class InUse(ChachamlError):
+    """Deleting would break something that depends on it (e.g. a run backing a model version)."""
+
+    code = "in_use"
     exit_code = 5
     http_status = 409
 

@@ -34,7 +34,9 @@ def doctor(store: Store | None = None) -> dict[str, Any]:
                 "schema",
                 True,
                 f"{len(migrations)} migrations applied (latest: "
-                f"{migrations[-1][0]} {migrations[-1][1]})" if migrations else "no migrations",
+                f"{migrations[-1][0]} {migrations[-1][1]})"
+                if migrations
+                else "no migrations",
             )
         )
         integrity = st.meta.integrity_check()
@@ -50,7 +52,11 @@ def doctor(store: Store | None = None) -> dict[str, Any]:
         if os.path.isdir(artifacts):
             writable = os.access(artifacts, os.W_OK)
             checks.append(
-                _check("artifacts", writable, f"{artifacts} ({'writable' if writable else 'NOT writable'})")
+                _check(
+                    "artifacts",
+                    writable,
+                    f"{artifacts} ({'writable' if writable else 'NOT writable'})",
+                )
             )
         else:
             checks.append(_check("artifacts", True, f"{artifacts} (created on first artifact)"))

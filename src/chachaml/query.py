@@ -16,7 +16,6 @@ JSON-serialisable data.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -45,11 +44,13 @@ RUN_COLUMNS = (
 
 
 def resolve(store: Store | None) -> Store:
-    """The given store, else the current one; crashed local runs are finalised on first use."""
+    """The given store (else the current one) with buffered points written; crashed local runs
+    are finalised on first use."""
     st = store if store is not None else context.current_store()
     from chachaml.tracking import _finalize_crashed_once
 
     _finalize_crashed_once(st)
+    st.flush()  # reads see every point logged so far by this process (cheap when empty)
     return st
 
 
@@ -65,7 +66,9 @@ def _parse_order(order_by: str | Sequence[str] | None) -> list[tuple[str, bool]]
     out = []
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise InvalidInput(f"order_by entries must be strings like 'metrics.acc desc', got {item!r}")
+            raise InvalidInput(
+                f"order_by entries must be strings like 'metrics.acc desc', got {item!r}"
+            )
         parts = item.split()
         field, direction = parts[0], (parts[1].lower() if len(parts) > 1 else "asc")
         if len(parts) > 2 or direction not in ("asc", "desc"):
@@ -162,7 +165,9 @@ def _require(run_id: str, store: Store) -> dict[str, Any]:
     return RunView(run)
 
 
-def downsample(points: Sequence[tuple[int, float, int]], max_points: int) -> list[tuple[int, float, int]]:
+def downsample(
+    points: Sequence[tuple[int, float, int]], max_points: int
+) -> list[tuple[int, float, int]]:
     """Keep at most ``max_points`` points: per bucket the min and max (spikes survive), plus the
     first and last point. Deterministic; NaN points are kept when a bucket has nothing else."""
     n = len(points)
@@ -222,10 +227,16 @@ def current_user() -> str:
 
 
 def my_runs(
-    experiment: str | None = None, status: str | None = None, limit: int | None = 100, *, store: Store | None = None
+    experiment: str | None = None,
+    status: str | None = None,
+    limit: int | None = 100,
+    *,
+    store: Store | None = None,
 ) -> list[dict[str, Any]]:
     """Runs created by :func:`current_user`."""
-    return runs(experiment=experiment, status=status, created_by=current_user(), limit=limit, store=store)
+    return runs(
+        experiment=experiment, status=status, created_by=current_user(), limit=limit, store=store
+    )
 
 
 def my_last_run(*, store: Store | None = None) -> dict[str, Any] | None:
@@ -249,10 +260,18 @@ def search_runs(
     """Search runs by a filter expression or the keyword form (compares the *latest* value).
 
     >>> ml.search_runs("metrics.acc > 0.9 and params.model = 'rf'")        # doctest: +SKIP
+    >>> ml.search_runs("duration > 1h order by metrics.loss.min")           # doctest: +SKIP
     >>> ml.search_runs(metric="acc", op=">", value=0.9, experiment="iris")  # doctest: +SKIP
 
-    ``metric`` alone returns the runs that logged that metric, best (highest latest) first.
+    The filter language (fields, operators, type rules, NaN) is in docs/filters.md; an invalid
+    expression raises ``InvalidFilter`` whose ``position`` is the offending 0-based column.
+    Its ``order by`` keys sort before ``order_by``. ``metric`` alone returns the runs that
+    logged that metric, best (highest latest) first.
     """
+    if isinstance(filter, str):
+        from chachaml import filters
+
+        filters.validate(filter)
     st = resolve(store)
     threshold: tuple[str, str, float] | None = None
     if metric is not None:
@@ -270,7 +289,9 @@ def search_runs(
         else:
             threshold = (metric, op, _validate.finite_number(value, "value"))
     elif op is not None or value is not None:
-        raise InvalidInput("op and value need a metric: search_runs(metric='acc', op='>', value=0.9)")
+        raise InvalidInput(
+            "op and value need a metric: search_runs(metric='acc', op='>', value=0.9)"
+        )
     query = build_query(
         experiment=experiment,
         metric=threshold,
@@ -284,7 +305,11 @@ def search_runs(
 
 
 def best_run(
-    metric: str, experiment: str | None = None, direction: str = "max", *, store: Store | None = None
+    metric: str,
+    experiment: str | None = None,
+    direction: str = "max",
+    *,
+    store: Store | None = None,
 ) -> dict[str, Any] | None:
     """The run with the highest (``direction="max"``) or lowest (``"min"``) value of ``metric``.
 
@@ -409,7 +434,9 @@ def export_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     import io
 
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=_columns(rows), extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(
+        out, fieldnames=_columns(rows), extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for row in rows:
         writer.writerow(

@@ -148,6 +148,8 @@ class ActiveRun(Mapping[str, Any]):
         nxt = self._next_step.get(key, 0)
         if step is None:
             step = nxt
+            if step > INT64_MAX:  # after an explicit step at the very top of the range
+                raise InvalidInput(f"metric {key!r}: the next step is outside the int64 range")
         elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
             step = _validate.step(step, key)
         if step >= nxt:
@@ -236,12 +238,27 @@ class ActiveRun(Mapping[str, Any]):
         self.ended = True
         try:
             self.store.flush()
+            self._write_pending_batch()
         finally:
             self.store.writer.active_runs.discard(self.id)
-            self.store.meta.finish_run(
-                self.id, status, _now_ms(), None if error is None else error[:MAX_ERROR_CHARS]
-            )
-            self._detach()
+            try:
+                self.store.meta.finish_run(
+                    self.id, status, _now_ms(), None if error is None else error[:MAX_ERROR_CHARS]
+                )
+            finally:  # even if the store failed, the enclosing run becomes current again
+                self._detach()
+
+    def _write_pending_batch(self) -> None:
+        """Points of this run still held by an enclosing ``batched_metrics()`` block are written
+        now, so that ``end`` keeps its promise that the run's points are durable."""
+        batch = _batch_var.get()
+        points = batch.get(self.store) if batch is not None else None
+        if not points:
+            return
+        mine = [p for p in points if p[0] == self.id]
+        if mine:
+            points[:] = [p for p in points if p[0] != self.id]
+            self.store.meta.log_metrics(mine)
 
     def _detach(self) -> None:
         if self._token is not None:
@@ -271,6 +288,30 @@ class ActiveRun(Mapping[str, Any]):
 
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             self.end("failed", f"{type(exc).__name__}: {exc}\n\n{text}")
+
+    # -- artifacts (see chachaml.artifacts.api) ---------------------------------------------------
+    def log_artifact(
+        self, name: str, value: Any, format: str | None = None, content_type: str | None = None
+    ) -> dict[str, Any]:
+        """Store ``value`` as artifact ``name`` of this run (format chosen from the value)."""
+        from chachaml.artifacts import api
+
+        self._check_open()
+        return api.log_artifact_to(self.store, self.id, name, value, format, content_type)
+
+    def log_file(self, name: str, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Copy a file into this run as artifact ``name``, streaming."""
+        from chachaml.artifacts import api
+
+        self._check_open()
+        return api.log_file_to(self.store, self.id, name, path)
+
+    def log_table(self, name: str, table: Any) -> dict[str, Any]:
+        """Store a table (headers+rows, list of dicts, or DataFrame) as artifact ``name``."""
+        from chachaml.artifacts import api
+
+        self._check_open()
+        return api.log_table_to(self.store, self.id, name, table)
 
 
 def _start(
@@ -362,8 +403,13 @@ def run(
         yield handle
 
 
-def end_run(run: ActiveRun | None = None, status: str = "completed", error: str | None = None) -> None:
-    """End ``run`` (default: the current run) with ``status``; returns once its metrics are durable."""
+def end_run(
+    run: ActiveRun | None = None, status: str = "completed", error: str | None = None
+) -> None:
+    """End ``run`` (default: the current run) with ``status``.
+
+    Returns once the run's metrics are durable.
+    """
     handle = run or current_run()
     handle.end(status, error)
 
@@ -431,7 +477,14 @@ def log_dataset(
 ) -> dict[str, Any]:
     """Record the data the current run used (role ``train``/``test``/``validation``/...)."""
     return _active("log_dataset()").log_dataset(
-        data, role=role, name=name, n_rows=n_rows, n_cols=n_cols, features=features, hash=hash, source=source
+        data,
+        role=role,
+        name=name,
+        n_rows=n_rows,
+        n_cols=n_cols,
+        features=features,
+        hash=hash,
+        source=source,
     )
 
 
@@ -486,9 +539,13 @@ def tracked(
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
             raise InvalidInput(
                 f"@tracked cannot wrap generator {func.__qualname__}: a run would leak into the "
-                "caller between yields; collect the results in a list, or use `with ml.run()` inside"
+                "caller between yields; collect the results in a list, or use `with ml.run()` "
+                "inside"
             )
-        run_tags = {**(dict(tags) if tags else {}), "tracked_fn": f"{func.__module__}.{func.__qualname__}"}
+        run_tags = {
+            **(dict(tags) if tags else {}),
+            "tracked_fn": f"{func.__module__}.{func.__qualname__}",
+        }
         run_name = name or func.__name__
 
         if inspect.iscoroutinefunction(func):

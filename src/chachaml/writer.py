@@ -20,21 +20,27 @@ a live run from one whose process died (``crashed``).
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
-from chachaml.store.protocol import MetricPoint, MetadataStore
+from chachaml.errors import NotFound
+from chachaml.store.protocol import MetadataStore, MetricPoint
 
-log = logging.getLogger("chachaml")
+
+def _log() -> Any:
+    import logging
+
+    return logging.getLogger("chachaml")
+
 
 FLUSH_INTERVAL = float(os.environ.get("CHACHAML_FLUSH_INTERVAL", "0.5"))
 HEARTBEAT_INTERVAL = float(os.environ.get("CHACHAML_HEARTBEAT_INTERVAL", "10"))
-HIGH_WATER = 50_000
+HIGH_WATER = 2000
 MAX_BUFFER = 1_000_000
 
 _WRITERS: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
@@ -95,7 +101,7 @@ class MetricWriter:
                 self.flush()
                 self._beat_if_due()
             except Exception as exc:  # keep the thread alive; end_run reports the error
-                log.warning("chachaml: background metric write failed (will retry): %s", exc)
+                _log().warning("chachaml: background metric write failed (will retry): %s", exc)
 
     def _beat_if_due(self) -> None:
         now = time.monotonic()
@@ -116,13 +122,33 @@ class MetricWriter:
             popleft = buf.popleft
             points = [popleft() for _ in range(n)]
             try:
-                self.meta.log_metrics(points)
+                self._write(points)
             except BaseException as exc:
                 # Put the points back in front, in order, so nothing is lost; retry later.
                 buf.extendleft(reversed(points))
                 self._error = exc
                 raise
             self._error = None
+
+    def _write(self, points: list[MetricPoint]) -> None:
+        try:
+            self.meta.log_metrics(points)
+        except NotFound:
+            # A run was deleted while it still had buffered points: write the other runs' points
+            # and drop that run's (they can never be stored), instead of blocking every later flush.
+            by_run: dict[str, list[MetricPoint]] = {}
+            for point in points:
+                by_run.setdefault(point[0], []).append(point)
+            for run_id, run_points in by_run.items():
+                try:
+                    self.meta.log_metrics(run_points)
+                except NotFound:
+                    self.active_runs.discard(run_id)
+                    _log().warning(
+                        "chachaml: dropped %d metric points of run %s, which no longer exists",
+                        len(run_points),
+                        run_id,
+                    )
 
     def stop(self) -> None:
         self._stop = True
@@ -140,7 +166,7 @@ def flush_all() -> None:
         try:
             writer.stop()
         except Exception as exc:
-            log.error("chachaml: could not write buffered metrics at exit: %s", exc)
+            _log().error("chachaml: could not write buffered metrics at exit: %s", exc)
 
 
 atexit.register(flush_all)

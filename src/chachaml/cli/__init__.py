@@ -16,7 +16,7 @@ import click
 
 from chachaml.cli.common import cli
 
-_COMMAND_MODULES = ("chachaml.cli.runs", "chachaml.cli.admin")
+_COMMAND_MODULES = ("chachaml.cli.runs", "chachaml.cli.admin", "chachaml.cli.registry")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(_name)

@@ -15,9 +15,13 @@ from chachaml.store import Store
 @click.option("--older-than-days", default=30.0, show_default=True, type=float)
 @click.option("-e", "--experiment")
 @click.option("--delete", is_flag=True, help="Then delete all archived runs.")
-@click.option("--force", is_flag=True, help="With --delete: also delete runs backing model versions.")
+@click.option(
+    "--force", is_flag=True, help="With --delete: also delete runs backing model versions."
+)
 @store_options
-def archive_cmd(store: Store, older_than_days: float, experiment: str | None, delete: bool, force: bool) -> None:
+def archive_cmd(
+    store: Store, older_than_days: float, experiment: str | None, delete: bool, force: bool
+) -> None:
     """Archive finished runs older than N days (hidden from default listings)."""
     n = cleanup.archive_runs(older_than_days, experiment, store=store)
     click.echo(f"archived {n} runs")

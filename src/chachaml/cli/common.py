@@ -40,7 +40,9 @@ def store_options(fn: F) -> F:
     """Add ``--store``/``--artifacts`` and open the store for the command's duration."""
 
     @click.option("--store", "store_url", envvar="CHACHAML_STORE", help="Store URL or SQLite path.")
-    @click.option("--artifacts", "artifacts_url", envvar="CHACHAML_ARTIFACTS", help="Artifact location.")
+    @click.option(
+        "--artifacts", "artifacts_url", envvar="CHACHAML_ARTIFACTS", help="Artifact location."
+    )
     @functools.wraps(fn)
     def wrapper(*args: Any, store_url: str | None, artifacts_url: str | None, **kwargs: Any) -> Any:
         from chachaml import context

@@ -41,7 +41,9 @@ def _parse_tags(pairs: tuple[str, ...]) -> dict[str, str] | None:
 @click.option("--all", "include_archived", is_flag=True, help="Include archived runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
-def runs_cmd(store: Store, as_json: bool, metrics: tuple[str, ...], tags: tuple[str, ...], **kw: Any) -> None:
+def runs_cmd(
+    store: Store, as_json: bool, metrics: tuple[str, ...], tags: tuple[str, ...], **kw: Any
+) -> None:
     """List runs, newest first."""
     found = query.runs(store=store, tags=_parse_tags(tags), **kw)
     if as_json:
@@ -71,15 +73,21 @@ def run_cmd(store: Store, run_id: str, as_json: bool) -> None:
 @click.option("--min", "minimize", is_flag=True, help="Lowest value wins (e.g. loss).")
 @click.option("--json", "as_json", is_flag=True)
 @store_options
-def best_cmd(store: Store, metric: str, experiment: str | None, minimize: bool, as_json: bool) -> None:
+def best_cmd(
+    store: Store, metric: str, experiment: str | None, minimize: bool, as_json: bool
+) -> None:
     """The best run by METRIC (each run ranked by its max, or min with --min)."""
-    found = query.best_run(metric, experiment=experiment, direction="min" if minimize else "max", store=store)
+    found = query.best_run(
+        metric, experiment=experiment, direction="min" if minimize else "max", store=store
+    )
     if found is None:
         raise NotFound(f"no run has logged metric {metric!r}")
     if as_json:
         echo_json(found)
     else:
-        click.echo(f"{metric} = {display.fmt_value(found['metric_value'])} at step {found['metric_step']}")
+        click.echo(
+            f"{metric} = {display.fmt_value(found['metric_value'])} at step {found['metric_step']}"
+        )
         display.inspect(found)
 
 
@@ -102,7 +110,9 @@ def compare_cmd(store: Store, run_ids: tuple[str, ...], as_json: bool) -> None:
 @click.option("-n", "--limit", default=50, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True)
 @store_options
-def search_cmd(store: Store, expression: str, experiment: str | None, limit: int, as_json: bool) -> None:
+def search_cmd(
+    store: Store, expression: str, experiment: str | None, limit: int, as_json: bool
+) -> None:
     """Search runs with a filter expression, e.g. "metrics.acc > 0.9 and params.model = 'rf'"."""
     found = query.search_runs(expression, experiment=experiment, limit=limit, store=store)
     if as_json:
@@ -117,10 +127,17 @@ def search_cmd(store: Store, expression: str, experiment: str | None, limit: int
 @click.option("-f", "--filter", "filter_", help="Filter expression.")
 @click.option("--csv", "fmt", flag_value="csv", default=True, help="CSV (default).")
 @click.option("--json", "fmt", flag_value="json", help="JSON rows.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout)."
+)
 @store_options
 def export_cmd(
-    store: Store, experiment: str | None, status: str | None, filter_: str | None, fmt: str, output: Path | None
+    store: Store,
+    experiment: str | None,
+    status: str | None,
+    filter_: str | None,
+    fmt: str,
+    output: Path | None,
 ) -> None:
     """Export runs as flat rows (params and latest metrics as columns)."""
     import json

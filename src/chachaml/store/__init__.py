@@ -9,12 +9,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from chachaml.artifacts.protocol import ArtifactStore
 from chachaml.errors import InvalidInput, StoreUnavailable
 from chachaml.store.protocol import MetadataStore, NewRun, RunQuery
 from chachaml.writer import MetricWriter
@@ -53,9 +51,9 @@ def resolve_urls(url: str | None, artifacts: str | None) -> tuple[str, str | Non
 
 def default_artifacts_for(db_path: str) -> str:
     """``x.db`` pairs with ``x-artifacts/`` next to it."""
-    p = Path(db_path)
-    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
-    return str(p.with_name(stem + "-artifacts"))
+    head, name = os.path.split(db_path)
+    stem, _ = os.path.splitext(name)
+    return os.path.join(head, (stem or name) + "-artifacts")
 
 
 class Store:
@@ -65,9 +63,17 @@ class Store:
     connections.
     """
 
-    def __init__(self, meta: MetadataStore, artifacts: str, *, temp_artifacts: bool = False):
+    def __init__(
+        self, meta: MetadataStore, artifacts: str | ArtifactStore, *, temp_artifacts: bool = False
+    ):
+        from chachaml.artifacts import open_artifact_store
+
         self.meta = meta
-        self.artifacts_url = artifacts
+        #: Where artifact bytes live (local directory today; S3 later).
+        self.artifacts: ArtifactStore = (
+            open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
+        )
+        self.artifacts_url = artifacts if isinstance(artifacts, str) else artifacts.url
         self.writer = MetricWriter(meta)
         self._temp_artifacts = temp_artifacts
         self.closed = False
@@ -88,7 +94,10 @@ class Store:
             self.writer.stop()
         finally:
             self.meta.close()
+            self.artifacts.close()
             if self._temp_artifacts:
+                import shutil
+
                 shutil.rmtree(self.artifacts_url, ignore_errors=True)
 
     def __enter__(self) -> Store:
@@ -139,10 +148,16 @@ def open_store(url: str | None = None, artifacts: str | None = None) -> Store:
     temp = False
     if artifacts is None:
         if meta.memory:
+            import tempfile
+
             artifacts = tempfile.mkdtemp(prefix="chachaml-artifacts-")
             temp = True
         else:
             artifacts = default_artifacts_for(path)
     elif artifacts.startswith("file://"):
         artifacts = artifacts[len("file://") :]
-    return Store(meta, artifacts, temp_artifacts=temp)
+    try:
+        return Store(meta, artifacts, temp_artifacts=temp)
+    except BaseException:
+        meta.close()
+        raise

@@ -17,11 +17,10 @@ Storage notes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(NamedTuple):
     version: int
     name: str
     statements: tuple[str, ...]
@@ -113,6 +112,61 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
                 created_at INTEGER NOT NULL
             )""",
             "CREATE INDEX datasets_by_run ON datasets (run_id)",
+        ),
+    ),
+    # Artifacts and the model registry. `path` is the artifact's key in the artifact store.
+    # A version points at an artifact row (composite foreign key), so neither can dangle; the
+    # partial unique index makes "at most one production version per model" a database fact.
+    Migration(
+        2,
+        "artifacts_and_registry",
+        (
+            """CREATE TABLE artifacts (
+                id INTEGER PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs (id),
+                name TEXT NOT NULL,
+                path TEXT NOT NULL UNIQUE,
+                format TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                sha256 TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                UNIQUE (run_id, name)
+            )""",
+            """CREATE TABLE models (
+                name TEXT PRIMARY KEY,
+                description TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )""",
+            "CREATE INDEX models_by_updated ON models (updated_at DESC)",
+            """CREATE TABLE model_versions (
+                model TEXT NOT NULL REFERENCES models (name),
+                version INTEGER NOT NULL CHECK (version >= 1),
+                run_id TEXT NOT NULL REFERENCES runs (id),
+                artifact TEXT NOT NULL,
+                stage TEXT NOT NULL DEFAULT 'none'
+                    CHECK (stage IN ('none', 'staging', 'production', 'archived')),
+                description TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (model, version),
+                FOREIGN KEY (run_id, artifact) REFERENCES artifacts (run_id, name)
+            )""",
+            """CREATE UNIQUE INDEX model_versions_one_production ON model_versions (model)
+                WHERE stage = 'production'""",
+            "CREATE INDEX model_versions_by_stage ON model_versions (model, stage, version)",
+            "CREATE INDEX model_versions_by_run ON model_versions (run_id, artifact)",
+            """CREATE TABLE model_stage_events (
+                id INTEGER PRIMARY KEY,
+                model TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                from_stage TEXT,
+                to_stage TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
+            )""",
+            "CREATE INDEX model_stage_events_by_version ON model_stage_events (model, version, id)",
         ),
     ),
 )

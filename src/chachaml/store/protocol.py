@@ -49,15 +49,28 @@ class NewRun(NamedTuple):
     start_time: int
     created_by: str
     parent_run_id: str | None = None
-    tags: Mapping[str, str] = {}  # noqa: RUF012 - immutable NamedTuple default, never mutated
-    env: Mapping[str, Any] = {}  # noqa: RUF012
+    tags: Mapping[str, str] = {}
+    env: Mapping[str, Any] = {}
     host: str | None = None
     pid: int | None = None
 
 
+class NewArtifact(NamedTuple):
+    """The metadata row of an artifact whose bytes were committed under ``path``."""
+
+    run_id: str
+    name: str
+    path: str
+    format: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: int
+
+
 @runtime_checkable
 class MetadataStore(Protocol):
-    """Runs, params, metrics, tags, notes, datasets and experiments."""
+    """Runs, params, metrics, tags, notes, datasets, experiments, artifacts and models."""
 
     url: str
 
@@ -137,5 +150,64 @@ class MetadataStore(Protocol):
 
     def archived_run_ids(self) -> list[str]: ...
 
-    def delete_run(self, run_id: str) -> None:
-        """Delete one run and everything attached to it, in one transaction."""
+    def delete_run(self, run_id: str, force: bool = False) -> list[str]:
+        """Delete one run and everything attached to it (params, metrics, tags, datasets,
+        artifact rows), in one transaction; returns the artifact-store keys of its artifacts
+        (the caller deletes the bytes). ``InUse`` (nothing deleted) if a model version is
+        registered from the run, unless ``force``: then those versions and their stage history
+        are deleted too."""
+
+    # -- artifacts (metadata; the bytes live in an ArtifactStore) --------------------------
+    def add_artifact(self, artifact: NewArtifact) -> RunDict:
+        """Insert an artifact row; ``NotFound`` for an unknown run, ``AlreadyExists`` if the run
+        already has an artifact of that name (nothing changes)."""
+
+    def get_artifact(self, run_id: str, name: str) -> RunDict | None: ...
+
+    def list_artifacts(self, run_id: str) -> list[RunDict]:
+        """The run's artifacts in the order they were logged; ``NotFound`` for an unknown run."""
+
+    def artifact_paths(self) -> list[str]:
+        """The artifact-store key of every artifact row (for garbage collection)."""
+
+    # -- model registry --------------------------------------------------------------------
+    def register_model_version(
+        self,
+        model: str,
+        run_id: str,
+        artifact: str,
+        stage: str,
+        description: str | None,
+        now_ms: int,
+    ) -> RunDict:
+        """Create the model if needed and add version ``max + 1`` in one transaction (version
+        numbers stay unique under concurrent registration). ``NotFound`` if the run or its
+        artifact does not exist. Registering into ``production`` archives the current one."""
+
+    def set_model_stage(self, model: str, version: int, stage: str, now_ms: int) -> RunDict:
+        """Move a version to ``stage`` in one transaction; promoting to ``production`` archives
+        the current production version. ``NotFound`` (nothing changes) for an unknown model or
+        version."""
+
+    def get_model(self, name: str) -> RunDict | None:
+        """Model row plus ``latest_version``, ``production_version`` and ``version_count``."""
+
+    def list_models(self) -> list[RunDict]:
+        """Every model (as :meth:`get_model`), most recently updated first."""
+
+    def list_model_versions(self, name: str) -> list[RunDict]:
+        """Versions of a model in version order (empty for an unknown model)."""
+
+    def get_model_version(self, name: str, version: int) -> RunDict | None: ...
+
+    def model_version_in_stage(self, name: str, stage: str) -> RunDict | None:
+        """The newest version of ``name`` currently in ``stage``, or None."""
+
+    def set_model_description(self, name: str, description: str, now_ms: int) -> None:
+        """Set the model's markdown description (in the models table); ``NotFound`` if unknown."""
+
+    def model_stage_history(self, name: str) -> list[RunDict]:
+        """Every stage change of the model's versions, oldest first."""
+
+    def model_versions_of_runs(self, run_ids: Sequence[str]) -> list[RunDict]:
+        """Versions registered from any of ``run_ids``."""

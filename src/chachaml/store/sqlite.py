@@ -11,6 +11,7 @@ process (``kill -9``); set ``CHACHAML_SQLITE_SYNC=FULL`` to also survive power l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -21,9 +22,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from chachaml.errors import InvalidInput, NotFound, ParamConflict, StoreUnavailable
-from chachaml.store import sqlquery
+from chachaml.store import sqlmetrics, sqlquery, sqlregistry
 from chachaml.store.migrations import SQLITE_MIGRATIONS, Migration
-from chachaml.store.protocol import MetricPoint, NewRun, RunDict, RunQuery
+from chachaml.store.protocol import MetricPoint, NewArtifact, NewRun, RunDict, RunQuery
 
 BUSY_TIMEOUT_MS = int(os.environ.get("CHACHAML_SQLITE_BUSY_TIMEOUT_MS", "60000"))
 _CHUNK = 500  # ids per IN (...) list
@@ -115,6 +116,8 @@ class SQLiteStore:
         return self._writer
 
     def _read_conn(self) -> sqlite3.Connection:
+        if self._closed:  # this thread's cached reader is closed too
+            raise StoreUnavailable(f"store {self.url} is closed")
         self._check_fork()
         if self.memory:
             # One shared-cache memory database: a single connection avoids table-lock errors.
@@ -136,7 +139,9 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode = WAL")
 
     @staticmethod
-    def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = SQLITE_MIGRATIONS) -> None:
+    def _migrate(
+        conn: sqlite3.Connection, migrations: Sequence[Migration] = SQLITE_MIGRATIONS
+    ) -> None:
         latest = migrations[-1].version
         if conn.execute("PRAGMA user_version").fetchone()[0] >= latest:
             return  # fast path: nothing to apply, no write lock taken
@@ -192,6 +197,10 @@ class SQLiteStore:
         with self._lock:
             self._check_fork()
             for conn in [*self._readers, *([self._writer] if self._writer else [])]:
+                # Refresh the planner's statistics for tables this connection queried (cheap;
+                # only where they changed), so later processes pick good indexes.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA optimize")
                 conn.close()
             self._readers = []
             self._writer = None
@@ -199,7 +208,9 @@ class SQLiteStore:
 
     def applied_migrations(self) -> list[tuple[int, str]]:
         with self._read() as conn:
-            return list(conn.execute("SELECT version, name FROM schema_migrations ORDER BY version"))
+            return list(
+                conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+            )
 
     def integrity_check(self) -> str:
         with self._read() as conn:
@@ -256,7 +267,8 @@ class SQLiteStore:
         with self._write() as conn:
             for chunk in _chunks(run_ids):
                 conn.execute(
-                    f"UPDATE runs SET heartbeat = ? WHERE status = 'running' AND id IN ({_marks(len(chunk))})",
+                    "UPDATE runs SET heartbeat = ? WHERE status = 'running' "
+                    f"AND id IN ({_marks(len(chunk))})",
                     (now_ms, *chunk),
                 )
 
@@ -308,9 +320,11 @@ class SQLiteStore:
             run["heartbeat"] = heartbeat
             run["params"] = {
                 k: json.loads(v)
-                for k, v in conn.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+                for k, v in conn.execute(
+                    "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,)
+                )
             }
-            stats = self._summaries(conn, [run_id]).get(run_id, {})
+            stats = sqlmetrics.summaries(conn, [run_id]).get(run_id, {})
             run["metrics"] = {k: s["last"] for k, s in stats.items()}
             run["metric_stats"] = stats
             run["tags"] = self._tags_of(conn, [run_id]).get(run_id, {})
@@ -318,10 +332,11 @@ class SQLiteStore:
             run["children"] = [
                 cid
                 for (cid,) in conn.execute(
-                    "SELECT id FROM runs WHERE parent_run_id = ? ORDER BY start_time, id", (run_id,)
+                    "SELECT id FROM runs WHERE parent_run_id = ? ORDER BY start_time, rowid",
+                    (run_id,),
                 )
             ]
-            run["artifacts"] = []
+            run["artifacts"] = sqlregistry.artifacts_of(conn, run_id)
         return run
 
     # -- params, tags, notes, datasets ------------------------------------------------------
@@ -335,7 +350,8 @@ class SQLiteStore:
             for chunk in _chunks(keys):
                 existing.update(
                     conn.execute(
-                        f"SELECT key, value FROM params WHERE run_id = ? AND key IN ({_marks(len(chunk))})",
+                        "SELECT key, value FROM params WHERE run_id = ? "
+                        f"AND key IN ({_marks(len(chunk))})",
                         (run_id, *chunk),
                     )
                 )
@@ -345,7 +361,8 @@ class SQLiteStore:
                 raise ParamConflict(
                     f"param {k!r} of run {run_id} is already {existing[k]} and params are "
                     f"immutable; cannot set it to {params[k]} (log it under a new key, or start "
-                    "a new run)" + (f"; {len(conflicts) - 1} more keys conflict" if len(conflicts) > 1 else "")
+                    "a new run)"
+                    + (f"; {len(conflicts) - 1} more keys conflict" if len(conflicts) > 1 else "")
                 )
             conn.executemany(
                 "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)",
@@ -357,7 +374,8 @@ class SQLiteStore:
         with self._read() as conn:
             for chunk in _chunks(run_ids):
                 for run_id, key, value in conn.execute(
-                    f"SELECT run_id, key, value FROM params WHERE run_id IN ({_marks(len(chunk))}) ORDER BY key",
+                    "SELECT run_id, key, value FROM params "
+                    f"WHERE run_id IN ({_marks(len(chunk))}) ORDER BY key",
                     chunk,
                 ):
                     out.setdefault(run_id, {})[key] = value
@@ -412,7 +430,18 @@ class SQLiteStore:
 
     @staticmethod
     def _datasets(conn: sqlite3.Connection, run_id: str) -> list[RunDict]:
-        cols = ("id", "run_id", "role", "name", "n_rows", "n_cols", "features", "hash", "source", "created_at")
+        cols = (
+            "id",
+            "run_id",
+            "role",
+            "name",
+            "n_rows",
+            "n_cols",
+            "features",
+            "hash",
+            "source",
+            "created_at",
+        )
         out = []
         for row in conn.execute(
             f"SELECT {', '.join(cols)} FROM datasets WHERE run_id = ? ORDER BY id", (run_id,)
@@ -427,153 +456,36 @@ class SQLiteStore:
             self._require_run(conn, run_id)
             return self._datasets(conn, run_id)
 
-    # -- metrics ----------------------------------------------------------------------------
-    def _series_ids(self, conn: sqlite3.Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        cache = self._series
-        missing = [p for p in pairs if p not in cache]
-        for run_id, key in missing:
-            row = conn.execute(
-                "SELECT id FROM metric_series WHERE run_id = ? AND key = ?", (run_id, key)
-            ).fetchone()
-            if row is None:
-                try:
-                    cur = conn.execute(
-                        "INSERT INTO metric_series (run_id, key) VALUES (?, ?)", (run_id, key)
-                    )
-                except sqlite3.IntegrityError as exc:
-                    raise NotFound(f"cannot log metric {key!r}: run {run_id!r} does not exist") from exc
-                cache[(run_id, key)] = int(cur.lastrowid or 0)
-            else:
-                cache[(run_id, key)] = int(row[0])
-        return cache
-
+    # -- metrics (SQL in sqlmetrics.py) -------------------------------------------------------
     def log_metrics(self, points: Sequence[MetricPoint]) -> None:
         if not points:
             return
         with self._write() as conn:
-            ids = self._series_ids(conn, {(p[0], p[1]) for p in points})
-            rows = [(ids[(r, k)], s, v, t) for r, k, s, v, t in points]
-            conn.executemany(
-                "INSERT INTO metrics (series_id, step, value, timestamp) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, "
-                "timestamp = excluded.timestamp",
-                rows,
-            )
-            self._update_summaries(conn, sqlquery.summarise_batch(rows))
-
-    def _update_summaries(self, conn: sqlite3.Connection, batch: dict[int, sqlquery.Summary]) -> None:
-        sids = list(batch)
-        stored: dict[int, tuple[Any, ...]] = {}
-        for i in range(0, len(sids), _CHUNK):
-            chunk = sids[i : i + _CHUNK]
-            for row in conn.execute(
-                "SELECT id, count, first_value, last_step, min_value, min_step, max_value, max_step "
-                f"FROM metric_series WHERE id IN ({_marks(len(chunk))})",
-                chunk,
-            ):
-                stored[row[0]] = row[1:]
-        updates = []
-        for sid, summary in batch.items():
-            old = stored[sid]
-            if old[0] == 0 and summary[10]:
-                merged = summary
-            elif old[0] and summary[10] and summary[1] > old[2]:
-                merged = sqlquery.merge_summary(old, summary)
-            else:
-                merged = self._recompute_summary(conn, sid)
-            updates.append(
-                (merged[0], merged[2], merged[3], merged[4], merged[5], merged[6], merged[7], merged[8], merged[9], sid)
-            )
-        conn.executemany(
-            "UPDATE metric_series SET count = ?, first_value = ?, last_step = ?, last_value = ?, "
-            "last_ts = ?, min_value = ?, min_step = ?, max_value = ?, max_step = ? WHERE id = ?",
-            updates,
-        )
-
-    @staticmethod
-    def _recompute_summary(conn: sqlite3.Connection, sid: int) -> sqlquery.Summary:
-        """Slow path (a step was re-logged or arrived out of order): read the series' summary."""
-        count = conn.execute("SELECT COUNT(*) FROM metrics WHERE series_id = ?", (sid,)).fetchone()[0]
-        first = conn.execute(
-            "SELECT step, value FROM metrics WHERE series_id = ? ORDER BY step LIMIT 1", (sid,)
-        ).fetchone()
-        last = conn.execute(
-            "SELECT step, value, timestamp FROM metrics WHERE series_id = ? ORDER BY step DESC LIMIT 1",
-            (sid,),
-        ).fetchone()
-        low = conn.execute(
-            "SELECT value, step FROM metrics WHERE series_id = ? AND value IS NOT NULL "
-            "ORDER BY value, step LIMIT 1",
-            (sid,),
-        ).fetchone() or (None, None)
-        high = conn.execute(
-            "SELECT value, step FROM metrics WHERE series_id = ? AND value IS NOT NULL "
-            "ORDER BY value DESC, step LIMIT 1",
-            (sid,),
-        ).fetchone() or (None, None)
-        return [count, first[0], first[1], last[0], last[1], last[2], low[0], low[1], high[0], high[1], True]
-
-    @staticmethod
-    def _summaries(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict]]:
-        out: dict[str, dict[str, RunDict]] = {}
-        for chunk in _chunks(run_ids):
-            for run_id, key, count, first, last_step, last, last_ts, low, high in conn.execute(
-                "SELECT run_id, key, count, first_value, last_step, last_value, last_ts, min_value, "
-                f"max_value FROM metric_series WHERE run_id IN ({_marks(len(chunk))}) AND count > 0 "
-                "ORDER BY key",
-                chunk,
-            ):
-                out.setdefault(run_id, {})[key] = {
-                    "last": sqlquery.nan_if_null(last),
-                    "last_step": last_step,
-                    "timestamp": last_ts,
-                    "min": low,
-                    "max": high,
-                    "first": sqlquery.nan_if_null(first),
-                    "count": count,
-                }
-        return out
+            sqlmetrics.insert_points(conn, self._series, points)
 
     def metric_summaries(self, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict]]:
         with self._read() as conn:
-            return self._summaries(conn, run_ids)
+            return sqlmetrics.summaries(conn, run_ids)
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
         with self._read() as conn:
             self._require_run(conn, run_id)
-            return [
-                (step, sqlquery.nan_if_null(value), ts)
-                for step, value, ts in conn.execute(
-                    "SELECT m.step, m.value, m.timestamp FROM metric_series s "
-                    "JOIN metrics m ON m.series_id = s.id WHERE s.run_id = ? AND s.key = ? "
-                    "ORDER BY m.step",
-                    (run_id, key),
-                )
-            ]
+            return sqlmetrics.history(conn, run_id, key)
 
-    def best_run(self, key: str, experiment: str | None, direction: str) -> tuple[str, float, int] | None:
-        value_col, step_col, order = (
-            ("min_value", "min_step", "ASC") if direction == "min" else ("max_value", "max_step", "DESC")
-        )
-        sql = (
-            f"SELECT s.run_id, s.{value_col}, s.{step_col} FROM metric_series s "
-            "JOIN runs r ON r.id = s.run_id "
-            f"WHERE s.key = ? AND s.{value_col} IS NOT NULL AND r.archived = 0"
-        )
-        params: list[Any] = [key]
-        if experiment is not None:
-            sql += " AND r.experiment = ?"
-            params.append(experiment)
-        sql += f" ORDER BY s.{value_col} {order}, r.start_time ASC LIMIT 1"
+    def best_run(
+        self, key: str, experiment: str | None, direction: str
+    ) -> tuple[str, float, int] | None:
         with self._read() as conn:
-            row = conn.execute(sql, params).fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+            return sqlmetrics.best(conn, key, experiment, direction)
 
     # -- experiments ------------------------------------------------------------------------
-    def upsert_experiment(self, name: str, description: str | None, owner: str | None, now_ms: int) -> None:
+    def upsert_experiment(
+        self, name: str, description: str | None, owner: str | None, now_ms: int
+    ) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO experiments (name, description, owner, created_at) VALUES (?, ?, ?, ?) "
+                "INSERT INTO experiments (name, description, owner, created_at) "
+                "VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET "
                 "description = COALESCE(excluded.description, experiments.description), "
                 "owner = COALESCE(excluded.owner, experiments.owner)",
@@ -593,7 +505,15 @@ class SQLiteStore:
             LEFT JOIN stats s ON s.name = n.name
             ORDER BY COALESCE(s.last_activity, e.created_at) DESC, n.name
         """
-        cols = ("name", "description", "owner", "created_at", "run_count", "last_activity", "explicit")
+        cols = (
+            "name",
+            "description",
+            "owner",
+            "created_at",
+            "run_count",
+            "last_activity",
+            "explicit",
+        )
         with self._read() as conn:
             rows = [dict(zip(cols, row, strict=True)) for row in conn.execute(sql)]
         for row in rows:
@@ -615,13 +535,20 @@ class SQLiteStore:
 
     def archived_run_ids(self) -> list[str]:
         with self._read() as conn:
-            return [r for (r,) in conn.execute("SELECT id FROM runs WHERE archived = 1 ORDER BY start_time")]
+            return [
+                r
+                for (r,) in conn.execute(
+                    "SELECT id FROM runs WHERE archived = 1 ORDER BY start_time"
+                )
+            ]
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str, force: bool = False) -> list[str]:
         with self._write() as conn:
             self._require_run(conn, run_id)
+            paths = sqlregistry.delete_run_links(conn, run_id, force)
             conn.execute(
-                "DELETE FROM metrics WHERE series_id IN (SELECT id FROM metric_series WHERE run_id = ?)",
+                "DELETE FROM metrics WHERE series_id IN "
+                "(SELECT id FROM metric_series WHERE run_id = ?)",
                 (run_id,),
             )
             for table in ("metric_series", "params", "tags", "datasets"):
@@ -629,3 +556,72 @@ class SQLiteStore:
             conn.execute("UPDATE runs SET parent_run_id = NULL WHERE parent_run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         self._series = {k: v for k, v in self._series.items() if k[0] != run_id}
+        return paths
+
+    # -- artifacts and model registry (SQL in sqlregistry.py) ---------------------------------
+    def add_artifact(self, artifact: NewArtifact) -> RunDict:
+        with self._write() as conn:
+            return sqlregistry.add_artifact(conn, artifact)
+
+    def get_artifact(self, run_id: str, name: str) -> RunDict | None:
+        with self._read() as conn:
+            return sqlregistry.get_artifact(conn, run_id, name)
+
+    def list_artifacts(self, run_id: str) -> list[RunDict]:
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            return sqlregistry.artifacts_of(conn, run_id)
+
+    def artifact_paths(self) -> list[str]:
+        with self._read() as conn:
+            return sqlregistry.artifact_paths(conn)
+
+    def register_model_version(
+        self,
+        model: str,
+        run_id: str,
+        artifact: str,
+        stage: str,
+        description: str | None,
+        now_ms: int,
+    ) -> RunDict:
+        with self._write() as conn:
+            return sqlregistry.register_version(
+                conn, model, run_id, artifact, stage, description, now_ms
+            )
+
+    def set_model_stage(self, model: str, version: int, stage: str, now_ms: int) -> RunDict:
+        with self._write() as conn:
+            return sqlregistry.set_stage(conn, model, version, stage, now_ms)
+
+    def get_model(self, name: str) -> RunDict | None:
+        with self._read() as conn:
+            return sqlregistry.get_model(conn, name)
+
+    def list_models(self) -> list[RunDict]:
+        with self._read() as conn:
+            return sqlregistry.list_models(conn)
+
+    def list_model_versions(self, name: str) -> list[RunDict]:
+        with self._read() as conn:
+            return sqlregistry.list_versions(conn, name)
+
+    def get_model_version(self, name: str, version: int) -> RunDict | None:
+        with self._read() as conn:
+            return sqlregistry.get_version(conn, name, version)
+
+    def model_version_in_stage(self, name: str, stage: str) -> RunDict | None:
+        with self._read() as conn:
+            return sqlregistry.version_in_stage(conn, name, stage)
+
+    def set_model_description(self, name: str, description: str, now_ms: int) -> None:
+        with self._write() as conn:
+            sqlregistry.set_description(conn, name, description, now_ms)
+
+    def model_stage_history(self, name: str) -> list[RunDict]:
+        with self._read() as conn:
+            return sqlregistry.stage_history(conn, name)
+
+    def model_versions_of_runs(self, run_ids: Sequence[str]) -> list[RunDict]:
+        with self._read() as conn:
+            return sqlregistry.versions_of_runs(conn, run_ids)

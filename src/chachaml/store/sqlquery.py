@@ -66,27 +66,48 @@ def summary_from_row(row: Sequence[Any]) -> RunDict:
 
 
 def metric_value_sql(key_param: str = "?") -> str:
-    return f"(SELECT s.last_value FROM metric_series s WHERE s.run_id = r.id AND s.key = {key_param})"
+    return (
+        f"(SELECT s.last_value FROM metric_series s WHERE s.run_id = r.id AND s.key = {key_param})"
+    )
 
 
 def order_term(field: str, descending: bool) -> tuple[str, list[Any]]:
-    """SQL ``ORDER BY`` term for a run attribute, ``status``, ``metrics.<key>`` or ``params.<key>``."""
+    """SQL ``ORDER BY`` term for a run attribute, ``status``, ``metrics.<key>[.min|.max|.first|
+    .count|.last]``, ``params.<key>`` (numbers first, numerically, then the rest as text) or
+    ``tags.<key>``."""
     direction = "DESC" if descending else "ASC"
     if field in ATTRIBUTES:
         return f"{ATTRIBUTES[field]} {direction} NULLS LAST", []
     if field == "status":
         return f"r.status {direction}", []
     if field.startswith("metrics.") and len(field) > len("metrics."):
-        return f"{metric_value_sql()} {direction} NULLS LAST", [field[len("metrics.") :]]
+        key, _, aggregate = field[len("metrics.") :].rpartition(".")
+        column = {
+            "last": "last_value",
+            "min": "min_value",
+            "max": "max_value",
+            "first": "first_value",
+            "count": "count",
+        }.get(aggregate)
+        if not key or column is None:
+            key, column = field[len("metrics.") :], "last_value"
+        sql = f"(SELECT s.{column} FROM metric_series s WHERE s.run_id = r.id AND s.key = ?)"
+        return f"{sql} {direction} NULLS LAST", [key]
     if field.startswith("params.") and len(field) > len("params."):
+        from chachaml.filters._compiler import PARAM_IS_NUMBER, PARAM_NUMBER
+
+        param = "FROM params p WHERE p.run_id = r.id AND p.key = ? AND p.value <> 'null'"
+        number = f"(SELECT CASE WHEN {PARAM_IS_NUMBER} THEN {PARAM_NUMBER} END {param})"
         return (
-            f"(SELECT p.value FROM params p WHERE p.run_id = r.id AND p.key = ?) "
-            f"{direction} NULLS LAST",
-            [field[len("params.") :]],
+            f"{number} {direction} NULLS LAST, (SELECT p.value {param}) {direction} NULLS LAST",
+            [field[len("params.") :]] * 2,
         )
+    if field.startswith("tags.") and len(field) > len("tags."):
+        sql = "(SELECT t.value FROM tags t WHERE t.run_id = r.id AND t.key = ?)"
+        return f"{sql} {direction} NULLS LAST", [field[len("tags.") :]]
     raise InvalidInput(
         f"cannot order by {field!r}: use one of {', '.join(sorted(ATTRIBUTES))}, status, "
-        "metrics.<key> or params.<key>"
+        "metrics.<key>[.min|.max|.first|.count], params.<key> or tags.<key>"
     )
 
 
@@ -131,7 +152,9 @@ def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
             conds.append("r.id IN (" + ",".join("?" * len(query.ids)) + ")")
             params.extend(query.ids)
     for key, value in (query.tags or {}).items():
-        conds.append("EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ? AND t.value = ?)")
+        conds.append(
+            "EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = ? AND t.value = ?)"
+        )
         params.extend((key, value))
     if query.metric is not None and query.metric[1] == "exists":
         conds.append("EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id AND s.key = ?)")
@@ -146,14 +169,16 @@ def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
     if query.filter is not None:
         from chachaml import filters
 
-        sql, extra = filters.compile_where(query.filter, dialect=dialect, stale_before=query.stale_before)
+        sql, extra = filters.compile_where(
+            query.filter, dialect=dialect, stale_before=query.stale_before
+        )
         if sql:
             conds.append(f"({sql})")
             params.extend(extra)
     return (" WHERE " + " AND ".join(conds)) if conds else "", params
 
 
-def order_clause(query: RunQuery) -> tuple[str, list[Any]]:
+def order_clause(query: RunQuery, *, dialect: str = "sqlite") -> tuple[str, list[Any]]:
     terms: list[str] = []
     params: list[Any] = []
     order = list(query.order_by)
@@ -166,14 +191,15 @@ def order_clause(query: RunQuery) -> tuple[str, list[Any]]:
         terms.append(sql)
         params.extend(extra)
     terms.append("r.start_time DESC")
-    terms.append("r.id DESC")
+    # Runs started in the same millisecond: the later insert is the newer run (SQLite rowid).
+    terms.append("r.rowid DESC" if dialect == "sqlite" else "r.id DESC")
     return " ORDER BY " + ", ".join(terms), params
 
 
 def list_runs_sql(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
     """Complete SQL (summary columns) for ``query`` with ordering and paging."""
     where, where_params = where_clause(query, dialect=dialect)
-    order, order_params = order_clause(query)
+    order, order_params = order_clause(query, dialect=dialect)
     sql = SUMMARY_SELECT + where + order
     params: list[Any] = [query.stale_before, *where_params, *order_params]
     if query.limit is not None:

@@ -1,0 +1,277 @@
+"""Logging and reading artifacts: ``log_artifact``, ``log_file``, ``log_table``,
+``load_artifact``, ``artifact_path``, ``list_artifacts``.
+
+>>> import chachaml as ml
+>>> with ml.store("sqlite:///:memory:"):
+...     with ml.run() as run:
+...         _ = ml.log_artifact("config", {"lr": 0.1}, format="json")
+...     ml.load_artifact(run.id, "config")
+{'lr': 0.1}
+
+Write order (never overwrites, never leaves a half-written artifact): validate the name, stream
+the bytes into a staging file while hashing, fsync, check no artifact of that name exists,
+move the bytes into place without overwriting, then insert the metadata row (if that fails, the
+bytes are removed again).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+from chachaml import _validate
+from chachaml.artifacts import formats, names
+from chachaml.artifacts.protocol import ArtifactWriter
+from chachaml.errors import AlreadyExists, InvalidInput, NotFound
+from chachaml.store import Store
+from chachaml.store.protocol import NewArtifact
+
+CHUNK = 1024 * 1024
+_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[ -~]*)?$")
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"PAR1", "application/vnd.apache.parquet"),
+    (b"\x93NUMPY", "application/x-npy"),
+    (b"<svg", "image/svg+xml"),
+)
+
+
+def _now_ms() -> int:
+    import time
+
+    return time.time_ns() // 1_000_000
+
+
+def _content_type(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 255 or not _CONTENT_TYPE.match(value):
+        raise InvalidInput(
+            f"content_type {value!r} is not a MIME type such as 'image/png' or "
+            "'text/csv; charset=utf-8'"
+        )
+    return value
+
+
+def guess_content_type(name: str, head: bytes) -> str:
+    """MIME type from the name's extension, else from the first bytes, else octet-stream."""
+    import mimetypes
+
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    if guessed:
+        return guessed
+    for magic, mime in _MAGIC:
+        if head.startswith(magic):
+            return mime
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still text.
+        if exc.start < len(head) - 3 or not head:
+            return "application/octet-stream"
+    return "text/plain; charset=utf-8" if head else "application/octet-stream"
+
+
+def write_artifact(
+    store: Store,
+    run_id: str,
+    name: str,
+    fmt: str,
+    content_type: str,
+    fill: Callable[[ArtifactWriter], object],
+) -> dict[str, Any]:
+    """Store the bytes ``fill`` writes as artifact ``name`` of ``run_id``; returns its row.
+
+    The building block of every ``log_*`` function (and of importers later).
+    """
+    name = names.validate(name)
+    run_id = _validate.run_id(run_id)
+    key = f"{run_id}/{name}"
+    meta, blobs = store.meta, store.artifacts
+
+    def taken() -> AlreadyExists:
+        return AlreadyExists(
+            f"run {run_id} already has an artifact named {name!r}; artifacts are immutable, "
+            "log the new value under another name"
+        )
+
+    if meta.get_artifact(run_id, name) is not None:  # fail fast, before streaming gigabytes
+        raise taken()
+    writer = blobs.writer()
+    try:
+        fill(writer)
+        if meta.get_artifact(run_id, name) is not None:  # the authoritative check, after fsync
+            raise taken()
+        try:
+            writer.commit(key)  # fails, leaving the existing bytes alone, if the key exists
+        except AlreadyExists as exc:
+            if meta.get_artifact(run_id, name) is not None:
+                raise taken() from exc
+            raise AlreadyExists(
+                f"bytes for artifact {name!r} of run {run_id} exist without a metadata row "
+                "(an interrupted write?); run `chachaml gc` to remove orphaned files"
+            ) from exc
+    finally:
+        writer.discard()  # no-op after a successful commit
+    record = NewArtifact(
+        run_id=run_id,
+        name=name,
+        path=key,
+        format=fmt,
+        content_type=content_type,
+        size=writer.size,
+        sha256=writer.sha256,
+        created_at=_now_ms(),
+    )
+    try:
+        return meta.add_artifact(record)
+    except BaseException:
+        blobs.delete(key)  # the bytes are ours: this writer created them a moment ago
+        raise
+
+
+# -- logging, bound to a run ------------------------------------------------------------------
+def log_artifact_to(
+    store: Store,
+    run_id: str,
+    name: str,
+    value: Any,
+    format: str | None = None,
+    content_type: str | None = None,
+) -> dict[str, Any]:
+    fmt = formats.choose(value) if format is None else formats.check_format(format)
+    ctype = formats.CONTENT_TYPES[fmt] if content_type is None else _content_type(content_type)
+    return write_artifact(
+        store, run_id, name, fmt, ctype, lambda sink: formats.encode(value, fmt, sink)
+    )
+
+
+def log_file_to(
+    store: Store, run_id: str, name: str, path: str | os.PathLike[str]
+) -> dict[str, Any]:
+    names.validate(name)
+    try:
+        source = open(os.fspath(path), "rb")  # noqa: SIM115 - closed below
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+        raise InvalidInput(f"log_file(): {os.fspath(path)!r} is not a readable file") from exc
+    except TypeError as exc:
+        raise InvalidInput(f"log_file() path must be a str or path, got {path!r}") from exc
+    with source:
+        head = source.read(512)
+        ctype = guess_content_type(name, head)
+
+        def copy(sink: ArtifactWriter) -> None:
+            # A fixed buffer reused for every chunk: memory stays flat for any file size.
+            sink.write(head)
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while True:
+                n = source.readinto(buf)
+                if not n:
+                    break
+                sink.write(view[:n])
+
+        return write_artifact(store, run_id, name, "file", ctype, copy)
+
+
+def log_table_to(store: Store, run_id: str, name: str, table: Any) -> dict[str, Any]:
+    import json
+
+    data = formats.table_json(table)
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    blob = payload.encode("utf-8")
+    return write_artifact(
+        store, run_id, name, "table", formats.CONTENT_TYPES["table"], lambda s: s.write(blob)
+    )
+
+
+# -- module-level API (current run) ----------------------------------------------------------
+def _current(what: str) -> tuple[Store, str]:
+    from chachaml.tracking import _active
+
+    handle = _active(what)
+    handle._check_open()
+    return handle.store, handle.id
+
+
+def log_artifact(
+    name: str, value: Any, format: str | None = None, content_type: str | None = None
+) -> dict[str, Any]:
+    """Store ``value`` as artifact ``name`` of the current run; returns its metadata dict.
+
+    The format is chosen from the value when not given (bytes→``bytes``, str→``text``,
+    DataFrame→``parquet``, ndarray→``numpy``, anything else→``pickle``).
+
+    >>> ml.log_artifact("model", clf)                           # doctest: +SKIP
+    >>> ml.log_artifact("report", "# Results", format="markdown")  # doctest: +SKIP
+    """
+    store, run_id = _current("log_artifact()")
+    return log_artifact_to(store, run_id, name, value, format, content_type)
+
+
+def log_file(name: str, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Copy the file at ``path`` into the current run as artifact ``name``, streaming (memory
+    stays flat for multi-GB files); the MIME type is guessed from the name and content.
+
+    >>> ml.log_file("plots/loss.png", "/tmp/loss.png")  # doctest: +SKIP
+    """
+    store, run_id = _current("log_file()")
+    return log_file_to(store, run_id, name, path)
+
+
+def log_table(name: str, table: Any) -> dict[str, Any]:
+    """Store a table (``{"headers", "rows"}``, a list of row dicts or a DataFrame) as stable
+    JSON; ``load_artifact`` returns ``{"headers": [...], "rows": [[...]]}``.
+
+    >>> table = {"headers": ["", "a", "b"], "rows": [["a", 5, 1]]}
+    >>> ml.log_table("confusion", table)  # doctest: +SKIP
+    """
+    store, run_id = _current("log_table()")
+    return log_table_to(store, run_id, name, table)
+
+
+# -- reading (anywhere) --------------------------------------------------------------------------
+def _resolve(store: Store | None) -> Store:
+    from chachaml.query import resolve
+
+    return resolve(store)
+
+
+def get_artifact(run_id: str, name: str, *, store: Store | None = None) -> dict[str, Any]:
+    """The metadata dict of one artifact; ``NotFound`` if the run has no artifact ``name``."""
+    st = _resolve(store)
+    row = st.meta.get_artifact(_validate.run_id(run_id), names.validate(name))
+    if row is None:
+        raise NotFound(f"run {run_id} has no artifact named {name!r} (see ml.list_artifacts)")
+    return row
+
+
+def load_artifact(run_id: str, name: str, *, store: Store | None = None) -> Any:
+    """Decode artifact ``name`` of ``run_id`` by its stored format.
+
+    Pickle and joblib artifacts run code when loaded: never load artifacts from a store you do
+    not trust.
+
+    >>> ml.load_artifact(run_id, "model")  # doctest: +SKIP
+    """
+    st = _resolve(store)
+    row = get_artifact(run_id, name, store=st)
+    with st.artifacts.open(row["path"]) as stream:
+        return formats.decode(row["format"], stream)
+
+
+def artifact_path(run_id: str, name: str, *, store: Store | None = None) -> str:
+    """A local file path holding the artifact's bytes (read it, do not modify it)."""
+    st = _resolve(store)
+    return st.artifacts.local_path(get_artifact(run_id, name, store=st)["path"])
+
+
+def list_artifacts(run_id: str, *, store: Store | None = None) -> list[dict[str, Any]]:
+    """Metadata dicts of the run's artifacts in logging order; ``NotFound`` for unknown runs."""
+    return _resolve(store).meta.list_artifacts(_validate.run_id(run_id))

@@ -1,0 +1,180 @@
+"""SQL for metric points and their per-series summaries, run inside the caller's transaction.
+
+Points live in ``metrics`` keyed by ``(series_id, step)``; ``metric_series`` has one row per
+(run, key) with the summary every query reads (latest, min, max, first, count). Each batch merges
+into the stored summary without reading points back, except when a step is re-logged or arrives
+out of order (then the exact summary is recomputed for that series). NULL stands for NaN.
+
+The functions take a DB-API connection with ``?`` placeholders and never commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from chachaml.errors import NotFound
+from chachaml.store import sqlquery
+from chachaml.store.protocol import MetricPoint, RunDict
+
+_CHUNK = 500  # ids per IN (...) list
+SeriesCache = dict[tuple[str, str], int]
+
+_INSERT_POINT = (
+    "INSERT INTO metrics (series_id, step, value, timestamp) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, "
+    "timestamp = excluded.timestamp"
+)
+_UPDATE_SUMMARY = (
+    "UPDATE metric_series SET count = ?, first_value = ?, last_step = ?, last_value = ?, "
+    "last_ts = ?, min_value = ?, min_step = ?, max_value = ?, max_step = ? WHERE id = ?"
+)
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def series_ids(conn: sqlite3.Connection, cache: SeriesCache, pairs: set[tuple[str, str]]) -> None:
+    """Make sure every (run, key) has a series row and its id is in ``cache``."""
+    for run_id, key in pairs.difference(cache):
+        row = conn.execute(
+            "SELECT id FROM metric_series WHERE run_id = ? AND key = ?", (run_id, key)
+        ).fetchone()
+        if row is not None:
+            cache[(run_id, key)] = int(row[0])
+            continue
+        try:
+            cur = conn.execute(
+                "INSERT INTO metric_series (run_id, key) VALUES (?, ?)", (run_id, key)
+            )
+        except sqlite3.IntegrityError as exc:
+            raise NotFound(f"cannot log metric {key!r}: run {run_id!r} does not exist") from exc
+        cache[(run_id, key)] = int(cur.lastrowid or 0)
+
+
+def insert_points(
+    conn: sqlite3.Connection, cache: SeriesCache, points: Sequence[MetricPoint]
+) -> None:
+    """Write points and update their series summaries (a point for an existing step replaces it)."""
+    pairs = {(p[0], p[1]) for p in points}
+    new = pairs.difference(cache)
+    try:
+        series_ids(conn, cache, pairs)
+        rows = [(cache[r, k], s, v, t) for r, k, s, v, t in points]
+        conn.executemany(_INSERT_POINT, rows)
+        update_summaries(conn, sqlquery.summarise_batch(rows))
+    except BaseException:
+        # The caller rolls back: the series rows created here are gone, so forget their ids.
+        for pair in new:
+            cache.pop(pair, None)
+        raise
+
+
+def update_summaries(conn: sqlite3.Connection, batch: dict[int, sqlquery.Summary]) -> None:
+    sids = list(batch)
+    stored: dict[int, tuple[Any, ...]] = {}
+    for i in range(0, len(sids), _CHUNK):
+        chunk = sids[i : i + _CHUNK]
+        for row in conn.execute(
+            "SELECT id, count, first_value, last_step, min_value, min_step, max_value, max_step "
+            f"FROM metric_series WHERE id IN ({_marks(len(chunk))})",
+            chunk,
+        ):
+            stored[row[0]] = row[1:]
+    updates = []
+    for sid, summary in batch.items():
+        old = stored[sid]
+        in_order = summary[10]
+        if old[0] == 0 and in_order:
+            merged = summary
+        elif old[0] and in_order and summary[1] > old[2]:
+            merged = sqlquery.merge_summary(old, summary)
+        else:
+            merged = recompute_summary(conn, sid)
+        updates.append((merged[0], *merged[2:10], sid))
+    conn.executemany(_UPDATE_SUMMARY, updates)
+
+
+def recompute_summary(conn: sqlite3.Connection, sid: int) -> sqlquery.Summary:
+    """Slow path (a step was re-logged or arrived out of order): the exact summary from points."""
+    (count,) = conn.execute("SELECT COUNT(*) FROM metrics WHERE series_id = ?", (sid,)).fetchone()
+    first = conn.execute(
+        "SELECT step, value FROM metrics WHERE series_id = ? ORDER BY step LIMIT 1", (sid,)
+    ).fetchone()
+    last = conn.execute(
+        "SELECT step, value, timestamp FROM metrics WHERE series_id = ? ORDER BY step DESC LIMIT 1",
+        (sid,),
+    ).fetchone()
+    low = conn.execute(
+        "SELECT value, step FROM metrics WHERE series_id = ? AND value IS NOT NULL "
+        "ORDER BY value, step LIMIT 1",
+        (sid,),
+    ).fetchone() or (None, None)
+    high = conn.execute(
+        "SELECT value, step FROM metrics WHERE series_id = ? AND value IS NOT NULL "
+        "ORDER BY value DESC, step LIMIT 1",
+        (sid,),
+    ).fetchone() or (None, None)
+    return [count, *first, *last, *low, *high, True]
+
+
+def summaries(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict]]:
+    """Per run, per key: ``last``, ``last_step``, ``timestamp``, ``min``, ``max``, ``first``,
+    ``count``."""
+    out: dict[str, dict[str, RunDict]] = {}
+    for i in range(0, len(run_ids), _CHUNK):
+        chunk = run_ids[i : i + _CHUNK]
+        for run_id, key, count, first, last_step, last, last_ts, low, high in conn.execute(
+            "SELECT run_id, key, count, first_value, last_step, last_value, last_ts, min_value, "
+            f"max_value FROM metric_series WHERE run_id IN ({_marks(len(chunk))}) AND count > 0 "
+            "ORDER BY key",
+            chunk,
+        ):
+            out.setdefault(run_id, {})[key] = {
+                "last": sqlquery.nan_if_null(last),
+                "last_step": last_step,
+                "timestamp": last_ts,
+                "min": low,
+                "max": high,
+                "first": sqlquery.nan_if_null(first),
+                "count": count,
+            }
+    return out
+
+
+def history(conn: sqlite3.Connection, run_id: str, key: str) -> list[tuple[int, float, int]]:
+    """Every ``(step, value, timestamp)`` of one series in step order (NaN restored)."""
+    return [
+        (step, sqlquery.nan_if_null(value), ts)
+        for step, value, ts in conn.execute(
+            "SELECT m.step, m.value, m.timestamp FROM metric_series s "
+            "JOIN metrics m ON m.series_id = s.id WHERE s.run_id = ? AND s.key = ? "
+            "ORDER BY m.step",
+            (run_id, key),
+        )
+    ]
+
+
+def best(
+    conn: sqlite3.Connection, key: str, experiment: str | None, direction: str
+) -> tuple[str, float, int] | None:
+    """``(run_id, value, step)`` of the live run with the highest max (or lowest min)."""
+    value_col, step_col, order = (
+        ("min_value", "min_step", "ASC")
+        if direction == "min"
+        else ("max_value", "max_step", "DESC")
+    )
+    sql = (
+        f"SELECT s.run_id, s.{value_col}, s.{step_col} FROM metric_series s "
+        "JOIN runs r ON r.id = s.run_id "
+        f"WHERE s.key = ? AND s.{value_col} IS NOT NULL AND r.archived = 0"
+    )
+    params: list[Any] = [key]
+    if experiment is not None:
+        sql += " AND r.experiment = ?"
+        params.append(experiment)
+    sql += f" ORDER BY s.{value_col} {order}, r.start_time ASC LIMIT 1"
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
