@@ -228,13 +228,15 @@ def test_metric_history_downsampling_keeps_the_global_min_and_max(store: ml.Stor
     assert ml.metric_history(run.id, "m", max_points=0) == []
 
 
-def test_downsampling_keeps_a_point_of_an_all_nan_stretch() -> None:
-    points = [(i, math.nan if 10 <= i < 90 else float(i), 0) for i in range(100)]
-    kept = query.downsample(points, 10)
+def test_downsampling_keeps_a_point_of_an_all_nan_stretch(store: ml.Store) -> None:
+    with ml.run() as run:
+        for i in range(100):
+            ml.log_metric("m", math.nan if 10 <= i < 90 else float(i))
+    kept = ml.metric_history(run.id, "m", max_points=10)
     assert len(kept) <= 10
-    assert any(math.isnan(v) for _, v, _ in kept)
-    assert kept[0][0] == 0
-    assert kept[-1][0] == 99
+    assert any(math.isnan(p["value"]) for p in kept)
+    assert kept[0]["step"] == 0
+    assert kept[-1]["step"] == 99
 
 
 def test_metric_history_bad_arguments(store: ml.Store) -> None:

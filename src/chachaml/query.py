@@ -165,38 +165,6 @@ def _require(run_id: str, store: Store) -> dict[str, Any]:
     return RunView(run)
 
 
-def downsample(
-    points: Sequence[tuple[int, float, int]], max_points: int
-) -> list[tuple[int, float, int]]:
-    """Keep at most ``max_points`` points: per bucket the min and max (spikes survive), plus the
-    first and last point. Deterministic; NaN points are kept when a bucket has nothing else."""
-    n = len(points)
-    if n <= max_points:
-        return list(points)
-    if max_points < 4:
-        return [points[0], points[-1]][:max_points]
-    buckets = (max_points - 2) // 2
-    size = (n - 2) / buckets
-    keep = {0, n - 1}
-    for b in range(buckets):
-        lo = 1 + int(b * size)
-        hi = 1 + int((b + 1) * size)
-        best_lo = best_hi = None
-        for i in range(lo, min(hi, n - 1)):
-            v = points[i][1]
-            if v != v:
-                continue
-            if best_lo is None or v < points[best_lo][1]:
-                best_lo = i
-            if best_hi is None or v > points[best_hi][1]:
-                best_hi = i
-        if best_lo is None and lo < n - 1:
-            keep.add(lo)
-        else:
-            keep.update(i for i in (best_lo, best_hi) if i is not None)
-    return [points[i] for i in sorted(keep)]
-
-
 def metric_history(
     run_id: str, key: str, max_points: int | None = None, *, store: Store | None = None
 ) -> list[dict[str, Any]]:
@@ -209,9 +177,9 @@ def metric_history(
     if max_points is not None:
         _validate.limit(max_points, "max_points")
     st.flush()
-    points = st.meta.metric_history(_validate.run_id(run_id), key)
-    if max_points is not None:
-        points = downsample(points, max_points)
+    if max_points == 0:
+        return []
+    points = st.meta.metric_history(_validate.run_id(run_id), key, max_points)
     return [{"step": s, "value": v, "timestamp": t} for s, v, t in points]
 
 

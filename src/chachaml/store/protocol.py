@@ -130,8 +130,11 @@ class MetadataStore(Protocol):
     def metric_summaries(self, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict]]:
         """Per run, per key: ``last``/``last_step``/``min``/``max``/``first``/``count``."""
 
-    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
-        """All ``(step, value, timestamp)`` points of one series in step order."""
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[tuple[int, float, int]]:
+        """``(step, value, timestamp)`` of one series in step order; with ``max_points`` at most
+        that many, keeping each step range's min and max point and the first and last point."""
 
     def best_run(
         self, key: str, experiment: str | None, direction: str

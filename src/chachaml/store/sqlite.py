@@ -282,11 +282,14 @@ class SQLiteStore:
 
     def list_runs(self, query: RunQuery) -> list[RunDict]:
         sql, params = sqlquery.list_runs_sql(query, dialect=self.dialect)
+        summary, loads = sqlquery.summary_from_row, json.loads
         with self._read() as conn:
-            runs = [sqlquery.summary_from_row(row) for row in conn.execute(sql, params)]
-            tags = self._tags_of(conn, [r["id"] for r in runs])
-        for run in runs:
-            run["tags"] = tags.get(run["id"], {})
+            runs = []
+            for row in conn.execute(sql, params):
+                run = summary(row)
+                tags = row[10]
+                run["tags"] = {} if tags == "{}" else loads(tags)
+                runs.append(run)
         return runs
 
     def count_runs(self, query: RunQuery) -> int:
@@ -467,10 +470,12 @@ class SQLiteStore:
         with self._read() as conn:
             return sqlmetrics.summaries(conn, run_ids)
 
-    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[tuple[int, float, int]]:
         with self._read() as conn:
             self._require_run(conn, run_id)
-            return sqlmetrics.history(conn, run_id, key)
+            return sqlmetrics.history(conn, run_id, key, max_points)
 
     def best_run(
         self, key: str, experiment: str | None, direction: str

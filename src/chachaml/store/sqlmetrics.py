@@ -144,17 +144,59 @@ def summaries(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dic
     return out
 
 
-def history(conn: sqlite3.Connection, run_id: str, key: str) -> list[tuple[int, float, int]]:
-    """Every ``(step, value, timestamp)`` of one series in step order (NaN restored)."""
+def history(
+    conn: sqlite3.Connection, run_id: str, key: str, max_points: int | None = None
+) -> list[tuple[int, float, int]]:
+    """``(step, value, timestamp)`` of one series in step order (NaN restored).
+
+    With ``max_points`` a longer series is downsampled inside SQLite: the steps are cut into
+    equal ranges and each keeps its lowest and highest point (so spikes survive; a range of only
+    NaN keeps one NaN point), plus the first and last point. Deterministic, and it never moves
+    a million points into Python.
+    """
+    row = conn.execute(
+        "SELECT id, count FROM metric_series WHERE run_id = ? AND key = ?", (run_id, key)
+    ).fetchone()
+    if row is None:
+        return []
+    sid, count = row
+    if max_points is not None and count > max_points:
+        return _downsampled(conn, sid, max_points)
     return [
         (step, sqlquery.nan_if_null(value), ts)
         for step, value, ts in conn.execute(
-            "SELECT m.step, m.value, m.timestamp FROM metric_series s "
-            "JOIN metrics m ON m.series_id = s.id WHERE s.run_id = ? AND s.key = ? "
-            "ORDER BY m.step",
-            (run_id, key),
+            "SELECT step, value, timestamp FROM metrics WHERE series_id = ? ORDER BY step", (sid,)
         )
     ]
+
+
+def _downsampled(
+    conn: sqlite3.Connection, sid: int, max_points: int
+) -> list[tuple[int, float, int]]:
+    edge = "SELECT step, value, timestamp FROM metrics WHERE series_id = ? ORDER BY step {} LIMIT 1"
+    first = conn.execute(edge.format("ASC"), (sid,)).fetchone()
+    last = conn.execute(edge.format("DESC"), (sid,)).fetchone()
+    keep = {first[0]: first, last[0]: last}
+    buckets = (max_points - 2) // 2
+    if buckets > 0:
+        lo, hi = first[0], last[0]
+        width = -(-(hi - lo + 1) // buckets)
+        # SQLite returns the other columns of the row that holds the min()/max().
+        extreme = (
+            "SELECT step, value, timestamp, {}(value) FROM metrics "
+            "WHERE series_id = ? AND step >= ? AND step <= ?"
+        )
+        for b in range(buckets):
+            start = lo + b * width
+            if start > hi:
+                break
+            bounds = (sid, start, min(start + width - 1, hi))
+            for fn in ("min", "max"):
+                step, value, ts, _ = conn.execute(extreme.format(fn), bounds).fetchone()
+                if step is not None:
+                    keep[step] = (step, value, ts)
+    points = [keep[s] for s in sorted(keep)][:max_points]
+    return [(step, sqlquery.nan_if_null(value), ts) for step, value, ts in points]
 
 
 def best(

@@ -57,12 +57,31 @@ SUMMARY_FIELDS = (
 
 
 def summary_from_row(row: Sequence[Any]) -> RunDict:
-    """Turn a ``SUMMARY_SELECT`` row into a run summary dict."""
-    run = dict(zip(SUMMARY_FIELDS, row, strict=True))
-    run["archived"] = bool(run["archived"])
-    end = run["end_time"]
-    run["duration_ms"] = None if end is None else end - run["start_time"]
-    return run
+    """Turn a ``SUMMARY_SELECT`` row into a run summary dict (the listing hot path)."""
+    run_id, experiment, name, status, start, end, error, parent, user, archived = row[:10]
+    return {
+        "id": run_id,
+        "experiment": experiment,
+        "name": name,
+        "status": status,
+        "start_time": start,
+        "end_time": end,
+        "error": error,
+        "parent_run_id": parent,
+        "created_by": user,
+        "archived": bool(archived),
+        "duration_ms": None if end is None else end - start,
+    }
+
+
+# Each listed run's tags as one JSON object, so a listing is one query.
+TAGS_JSON_SQL = {
+    "sqlite": "(SELECT json_group_object(t.key, t.value) FROM tags t WHERE t.run_id = r.id)",
+    "postgresql": (
+        "(SELECT COALESCE(json_object_agg(t.key, t.value), '{}'::json)::text "
+        "FROM tags t WHERE t.run_id = r.id)"
+    ),
+}
 
 
 def metric_value_sql(key_param: str = "?") -> str:
@@ -161,8 +180,8 @@ def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
         params.append(query.metric[0])
     elif query.metric is not None:
         metric_key, op, threshold = query.metric
-        conds.append(
-            "EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id AND s.key = ? "
+        conds.append(  # an IN list walks the (key, last_value) index instead of every run
+            "r.id IN (SELECT s.run_id FROM metric_series s WHERE s.key = ? "
             f"AND s.last_value {COMPARISONS[op]} ?)"
         )
         params.extend((metric_key, threshold))
@@ -200,7 +219,8 @@ def list_runs_sql(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
     """Complete SQL (summary columns) for ``query`` with ordering and paging."""
     where, where_params = where_clause(query, dialect=dialect)
     order, order_params = order_clause(query, dialect=dialect)
-    sql = SUMMARY_SELECT + where + order
+    select = SUMMARY_SELECT.replace(" FROM runs r", f", {TAGS_JSON_SQL[dialect]} FROM runs r", 1)
+    sql = select + where + order
     params: list[Any] = [query.stale_before, *where_params, *order_params]
     if query.limit is not None:
         sql += " LIMIT ?"
