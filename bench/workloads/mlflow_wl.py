@@ -1,0 +1,247 @@
+"""MLflow workloads, SQLite backend (``sqlite:///`` tracking URI, MLflow's default pragmas).
+
+Durable = the call returned (MLflow commits every API call in its own transaction). Fastest bulk
+API: ``MlflowClient.log_batch`` (at most 1,000 metrics per call). Run by the peer venv's python.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from typing import Any
+
+import _common as c
+
+
+def _setup(path: str) -> Any:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{os.path.abspath(path)}")
+    return mlflow
+
+
+def _metric(key: str, value: float, step: int) -> Any:
+    from mlflow.entities import Metric
+
+    return Metric(key, value, time.time_ns() // 1_000_000, step)
+
+
+def w2_single(args: dict[str, Any]) -> c.Result:
+    n = args["n"]
+    values = c.series_values(n)
+    mlflow = _setup(os.path.join(args["dir"], "w2.db"))
+    mlflow.set_experiment("w2")
+    t0 = time.perf_counter()
+    mlflow.start_run()
+    t1 = time.perf_counter()
+    for i, v in enumerate(values):
+        mlflow.log_metric("loss", v, step=i)
+    t2 = time.perf_counter()
+    mlflow.end_run()
+    t3 = time.perf_counter()
+    return {
+        "start_ms": (t1 - t0) * 1e3,
+        "loop_us_per_call": (t2 - t1) / n * 1e6,
+        "end_ms": (t3 - t2) * 1e3,
+        "durable_us_per_call": (t3 - t1) / n * 1e6,
+        "points": n,
+    }
+
+
+def w3_bulk(args: dict[str, Any]) -> c.Result:
+    """``log_batch`` of 1,000 ``Metric`` objects per call (built inside the timing)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    keys = [f"metric_{k}" for k in range(args["keys"])]
+    steps = args["steps"]
+    values = c.series_values(steps)
+    base_path = os.path.abspath(os.path.join(args["dir"], "w6_empty.db"))
+    path = os.path.abspath(os.path.join(args["dir"], "w3.db"))
+    os.makedirs(args["dir"], exist_ok=True)
+    base = MlflowClient(tracking_uri=f"sqlite:///{base_path}")
+    exp = base.create_experiment("w3")
+    base.set_terminated(base.create_run(exp).info.run_id)
+    client = MlflowClient(tracking_uri=f"sqlite:///{path}")
+    exp = client.create_experiment("w3")
+    run_id = client.create_run(exp).info.run_id
+    t1 = time.perf_counter()
+    batch: list[Any] = []
+    for s in range(steps):
+        v = values[s]
+        ts = time.time_ns() // 1_000_000
+        for k in keys:
+            batch.append(Metric(k, v, ts, s))
+            if len(batch) == 1000:
+                client.log_batch(run_id, metrics=batch)
+                batch = []
+    if batch:
+        client.log_batch(run_id, metrics=batch)
+    t2 = time.perf_counter()
+    client.set_terminated(run_id)
+    t3 = time.perf_counter()
+    n = steps * len(keys)
+    conn = sqlite3.connect(path)
+    stored = conn.execute("SELECT COUNT(*) FROM metrics WHERE run_uuid = ?", (run_id,)).fetchone()[
+        0
+    ]
+    conn.close()
+    return {
+        "end_ms": (t3 - t2) * 1e3,
+        "durable_s": t3 - t1,
+        "durable_us_per_point": (t3 - t1) / n * 1e6,
+        "points_per_s": n / (t3 - t1),
+        "points": n,
+        "stored": stored,
+        "bytes_per_point": (c.db_bytes(path) - c.db_bytes(base_path)) / n,
+    }
+
+
+def w4_runs(args: dict[str, Any]) -> c.Result:
+    n = args["runs"]
+    mlflow = _setup(os.path.join(args["dir"], "w4.db"))
+    mlflow.set_experiment("w4")
+    data = [(c.w4_tags(i), c.w4_params(i), c.w4_metrics(i)) for i in range(n)]
+    t0 = time.perf_counter()
+    for tags, params, metrics in data:
+        with mlflow.start_run(tags=tags):
+            mlflow.log_params(params)
+            mlflow.log_metrics(metrics)
+    dt = time.perf_counter() - t0
+    return {"runs_per_s": n / dt, "ms_per_run": dt / n * 1e3}
+
+
+def w5_populate(args: dict[str, Any]) -> c.Result:
+    """Per run: ``create_run`` (with tags) + one ``log_batch`` + ``set_terminated``."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Param
+
+    start, end = args.get("start", 0), args["runs"]
+    path = os.path.abspath(args["db"])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    client = MlflowClient(tracking_uri=f"sqlite:///{path}")
+    found = client.get_experiment_by_name("w5")
+    exp = found.experiment_id if found else client.create_experiment("w5")
+    t0 = time.perf_counter()
+    for i in range(start, end):
+        run_id = client.create_run(exp, run_name=f"run-{i}", tags={"team": f"t{i % 3}"}).info.run_id
+        client.log_batch(
+            run_id,
+            metrics=[_metric(k, v, 0) for k, v in c.w5_metrics(i).items()],
+            params=[Param(k, str(v)) for k, v in c.w5_params(i).items()],
+        )
+        client.set_terminated(run_id)
+    return {"populate_runs_per_s": (end - start) / (time.perf_counter() - t0)}
+
+
+def w5_query(args: dict[str, Any]) -> c.Result:
+    """``MlflowClient.search_runs`` (returns ``Run`` objects with params, metrics and tags)."""
+    from mlflow import MlflowClient
+
+    n = args["runs"]
+    repeat = args.get("repeat", 5)
+    client = MlflowClient(tracking_uri=f"sqlite:///{os.path.abspath(args['db'])}")
+    exp = client.get_experiment_by_name("w5").experiment_id
+    expected = c.expected_matches(n)
+    out: c.Result = {}
+
+    t, rows = c.time_query(lambda: client.search_runs([exp], max_results=n), repeat)
+    out["list_ms"] = t * 1e3
+    assert len(rows) == n, len(rows)
+    t, rows = c.time_query(
+        lambda: client.search_runs([exp], order_by=["metrics.acc DESC"], max_results=1), repeat
+    )
+    out["best_ms"] = t * 1e3
+    t, rows = c.time_query(
+        lambda: client.search_runs(
+            [exp], filter_string=f"metrics.acc > {c.THRESHOLD}", max_results=n
+        ),
+        repeat,
+    )
+    out["threshold_ms"] = t * 1e3
+    assert len(rows) == expected["threshold"], len(rows)
+    try:
+        t, rows = c.time_query(
+            lambda: client.search_runs([exp], filter_string=c.FILTER_EXPR, max_results=n), repeat
+        )
+        if len(rows) != expected["filter_expr"]:
+            out["filter_expr_skipped"] = f"wrong answer: {len(rows)} runs"
+        else:
+            out["filter_expr_ms"] = t * 1e3
+    except Exception as exc:
+        out["filter_expr_skipped"] = f"not supported ({type(exc).__name__})"
+    return out
+
+
+def w7_parent(args: dict[str, Any]) -> c.Result:
+    from mlflow import MlflowClient
+
+    path = os.path.abspath(os.path.join(args["dir"], "w7.db"))
+    os.makedirs(args["dir"], exist_ok=True)
+    MlflowClient(tracking_uri=f"sqlite:///{path}").create_experiment("w7")  # schema first
+    go = os.path.join(args["dir"], "w7.go")
+    child_args = [
+        {"index": i, "db": path, "go": go, "points": args["points"]} for i in range(args["procs"])
+    ]
+    res = c.spawn_children(__file__, "w7_child", child_args, go)
+    ids = [ch["run_id"] for ch in res["children"] if ch.get("run_id")]
+    conn = sqlite3.connect(path)
+    marks = ",".join("?" * len(ids))
+    stored = conn.execute(
+        f"SELECT COUNT(*) FROM metrics WHERE run_uuid IN ({marks})", ids
+    ).fetchone()[0]
+    conn.close()
+    expected = args["procs"] * args["points"]
+    errors = sum(ch.get("errors", 1) for ch in res["children"]) + len(res["child_failures"])
+    return {
+        "procs": args["procs"],
+        "errors": errors,
+        "lost": expected - stored,
+        "points_per_s": stored / res["wall_s"],
+        "wall_s": res["wall_s"],
+        "failures": res["child_failures"][:2],
+    }
+
+
+def w7_child(args: dict[str, Any]) -> c.Result:
+    """``log_batch`` of 1,000 points at a time; a failed call counts as an error."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{args['db']}")
+    exp = client.get_experiment_by_name("w7").experiment_id
+    values = c.series_values(args["points"])
+    c.wait_for_go(args["go"], args["index"])
+    t0 = time.time()
+    errors = 0
+    run_id = None
+    try:
+        run_id = client.create_run(exp, run_name=f"proc-{args['index']}").info.run_id
+        for lo in range(0, len(values), 1000):
+            batch = [_metric("x", values[s], s) for s in range(lo, min(lo + 1000, len(values)))]
+            try:
+                client.log_batch(run_id, metrics=batch)
+            except Exception as exc:
+                print(f"mlflow w7 child: {exc!r}"[:300], file=sys.stderr)
+                errors += 1
+        client.set_terminated(run_id)
+    except Exception as exc:
+        print(f"mlflow w7 child: {exc!r}"[:300], file=sys.stderr)
+        errors += 1
+    return {"t_start": t0, "t_end": time.time(), "errors": errors, "run_id": run_id}
+
+
+WORKLOADS: dict[str, c.Workload] = {
+    "w2": w2_single,
+    "w3": w3_bulk,
+    "w4": w4_runs,
+    "w5_populate": w5_populate,
+    "w5_query": w5_query,
+    "w7": w7_parent,
+    "w7_child": w7_child,
+}
+
+if __name__ == "__main__":
+    c.main(WORKLOADS)

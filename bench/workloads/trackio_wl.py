@@ -1,0 +1,200 @@
+"""trackio workloads, local mode (``TRACKIO_DIR`` under the bench work dir; no Space, no UI).
+
+Durable = ``trackio.finish()`` returned: it joins trackio's background sender, which writes the
+queued logs into the project's SQLite file (WAL, ``synchronous=NORMAL``). trackio has no run
+tags (W4 puts them into the run config) and no query API beyond listing a project's runs, so
+W5 best/threshold/filter are "not supported". Run by the peer venv's python.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from typing import Any
+
+import _common as c
+
+
+def _trackio(directory: str) -> Any:
+    """Import trackio with its data directory set (it reads ``TRACKIO_DIR`` at import time)."""
+    os.makedirs(directory, exist_ok=True)
+    os.environ["TRACKIO_DIR"] = os.path.abspath(directory)
+    os.environ.setdefault("TRACKIO_STORAGE_MODE", "sqlite")
+    import trackio
+
+    return trackio
+
+
+def _init(trackio: Any, project: str, **kw: Any) -> Any:
+    return trackio.init(project=project, embed=False, auto_log_cpu=False, auto_log_gpu=False, **kw)
+
+
+def w2_single(args: dict[str, Any]) -> c.Result:
+    n = args["n"]
+    values = c.series_values(n)
+    trackio = _trackio(args["dir"])
+    t0 = time.perf_counter()
+    _init(trackio, "w2")
+    t1 = time.perf_counter()
+    for v in values:
+        trackio.log({"loss": v})
+    t2 = time.perf_counter()
+    trackio.finish()
+    t3 = time.perf_counter()
+    return {
+        "start_ms": (t1 - t0) * 1e3,
+        "loop_us_per_call": (t2 - t1) / n * 1e6,
+        "end_ms": (t3 - t2) * 1e3,
+        "durable_us_per_call": (t3 - t1) / n * 1e6,
+        "points": n,
+    }
+
+
+def _count_points(db: str, runs: list[str] | None = None) -> int:
+    """trackio stores one row per ``log`` call with the step's metrics as JSON."""
+    import json
+
+    conn = sqlite3.connect(db)
+    try:
+        sql = "SELECT metrics FROM metrics"
+        params: list[str] = []
+        if runs:
+            sql += f" WHERE run_name IN ({','.join('?' * len(runs))})"
+            params = runs
+        return sum(
+            sum(1 for k in json.loads(m) if not k.startswith("_"))
+            for (m,) in conn.execute(sql, params)
+        )
+    finally:
+        conn.close()
+
+
+def w3_bulk(args: dict[str, Any]) -> c.Result:
+    """One ``trackio.log({10 keys}, step=s)`` per step (its fastest API), then ``finish``."""
+    keys = [f"metric_{k}" for k in range(args["keys"])]
+    steps = args["steps"]
+    values = c.series_values(steps)
+    trackio = _trackio(args["dir"])
+    _init(trackio, "w6base")
+    trackio.finish()
+    _init(trackio, "w3")
+    t1 = time.perf_counter()
+    for s in range(steps):
+        v = values[s]
+        trackio.log(dict.fromkeys(keys, v), step=s)
+    t2 = time.perf_counter()
+    trackio.finish()
+    t3 = time.perf_counter()
+    n = steps * len(keys)
+    path = os.path.join(args["dir"], "w3.db")
+    base_path = os.path.join(args["dir"], "w6base.db")
+    return {
+        "loop_us_per_call": (t2 - t1) / steps * 1e6,
+        "end_ms": (t3 - t2) * 1e3,
+        "durable_s": t3 - t1,
+        "durable_us_per_point": (t3 - t1) / n * 1e6,
+        "points_per_s": n / (t3 - t1),
+        "points": n,
+        "stored": _count_points(path),
+        "bytes_per_point": (c.db_bytes(path) - c.db_bytes(base_path)) / n,
+    }
+
+
+def w4_runs(args: dict[str, Any]) -> c.Result:
+    """``init(config=params + tags)``, one ``log`` of the 5 metrics, ``finish``."""
+    n = args["runs"]
+    trackio = _trackio(args["dir"])
+    data = [(c.w4_tags(i), c.w4_params(i), c.w4_metrics(i)) for i in range(n)]
+    t0 = time.perf_counter()
+    for tags, params, metrics in data:
+        _init(trackio, "w4", config={**params, **tags})
+        trackio.log(metrics)
+        trackio.finish()
+    dt = time.perf_counter() - t0
+    return {"runs_per_s": n / dt, "ms_per_run": dt / n * 1e3}
+
+
+def w5_populate(args: dict[str, Any]) -> c.Result:
+    trackio = _trackio(os.path.dirname(args["db"]))
+    start, end = args.get("start", 0), args["runs"]
+    t0 = time.perf_counter()
+    for i in range(start, end):
+        # No run name: with one, every init() first lists the project's runs (quadratic).
+        _init(trackio, "w5", config={**c.w5_params(i), "team": f"t{i % 3}"})
+        trackio.log(c.w5_metrics(i))
+        trackio.finish()
+    return {"populate_runs_per_s": (end - start) / (time.perf_counter() - t0)}
+
+
+def w5_query(args: dict[str, Any]) -> c.Result:
+    """Only listing exists as API (``trackio.Api().runs(project)``)."""
+    n = args["runs"]
+    repeat = args.get("repeat", 5)
+    trackio = _trackio(os.path.dirname(args["db"]))
+    api = trackio.Api()
+    t, rows = c.time_query(lambda: list(api.runs("w5")), repeat)
+    assert len(rows) == n, len(rows)
+    na = "not supported (no query API)"
+    return {
+        "list_ms": t * 1e3,
+        "best_skipped": na,
+        "threshold_skipped": na,
+        "filter_expr_skipped": na,
+    }
+
+
+def w7_parent(args: dict[str, Any]) -> c.Result:
+    trackio = _trackio(args["dir"])
+    _init(trackio, "w7", name="setup")  # create the project db before the race
+    trackio.finish()
+    go = os.path.join(args["dir"], "w7.go")
+    child_args = [
+        {"index": i, "dir": args["dir"], "go": go, "points": args["points"]}
+        for i in range(args["procs"])
+    ]
+    res = c.spawn_children(__file__, "w7_child", child_args, go)
+    names = [f"proc-{i}" for i in range(args["procs"])]
+    stored = _count_points(os.path.join(args["dir"], "w7.db"), names)
+    expected = args["procs"] * args["points"]
+    errors = sum(ch.get("errors", 1) for ch in res["children"]) + len(res["child_failures"])
+    return {
+        "procs": args["procs"],
+        "errors": errors,
+        "lost": expected - stored,
+        "points_per_s": stored / res["wall_s"],
+        "wall_s": res["wall_s"],
+        "failures": res["child_failures"][:2],
+    }
+
+
+def w7_child(args: dict[str, Any]) -> c.Result:
+    trackio = _trackio(args["dir"])
+    values = c.series_values(args["points"])
+    c.wait_for_go(args["go"], args["index"])
+    t0 = time.time()
+    errors = 0
+    try:
+        _init(trackio, "w7", name=f"proc-{args['index']}")
+        for v in values:
+            trackio.log({"x": v})
+        trackio.finish()
+    except Exception as exc:
+        print(f"trackio w7 child: {exc!r}"[:300], file=sys.stderr)
+        errors += 1
+    return {"t_start": t0, "t_end": time.time(), "errors": errors}
+
+
+WORKLOADS: dict[str, c.Workload] = {
+    "w2": w2_single,
+    "w3": w3_bulk,
+    "w4": w4_runs,
+    "w5_populate": w5_populate,
+    "w5_query": w5_query,
+    "w7": w7_parent,
+    "w7_child": w7_child,
+}
+
+if __name__ == "__main__":
+    c.main(WORKLOADS)
