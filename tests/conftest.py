@@ -22,6 +22,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("CHACHAML_STORE", str(tmp_path / "default.db"))
     monkeypatch.delenv("CHACHAML_ARTIFACTS", raising=False)
     monkeypatch.delenv("CHACHA_USER", raising=False)
+    monkeypatch.setenv("CHACHAML_CACHE_DIR", str(tmp_path / "cache"))
     old = context._reset_for_tests()
     if old is not None:
         old.close()
@@ -31,6 +32,15 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     leftover = context._reset_for_tests()
     if leftover is not None:
         leftover.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_servers() -> Iterator[None]:
+    """Drop PostgreSQL test schemas and stop the S3 test server at the end of the session."""
+    yield
+    import backends
+
+    backends.cleanup()
 
 
 @pytest.fixture

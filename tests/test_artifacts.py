@@ -58,7 +58,9 @@ def test_artifact_locations(tmp_path: Path) -> None:
     with ml.open_store(str(tmp_path / "a.db"), artifacts=f"file://{tmp_path / 'here'}") as st:
         assert st.artifacts.url == f"file://{tmp_path / 'here'}"
     with pytest.raises(StoreUnavailable, match="not available yet"):
-        ml.open_store(str(tmp_path / "b.db"), artifacts="s3://bucket/prefix")
+        ml.open_store(str(tmp_path / "b.db"), artifacts="gs://bucket/prefix")
+    with ml.open_store(str(tmp_path / "b.db"), artifacts="s3://bucket/prefix") as st:
+        assert st.artifacts.url == "s3://bucket/prefix"  # lazy: nothing contacted yet
     with pytest.raises(InvalidInput):
         ml.open_store(str(tmp_path / "c.db"), artifacts="ftp://host/x")
 

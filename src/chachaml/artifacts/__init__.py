@@ -1,9 +1,10 @@
 """Artifacts: named bytes attached to runs.
 
 - :mod:`~chachaml.artifacts.names` — the one artifact-name validator;
-- :mod:`~chachaml.artifacts.protocol` — the ``ArtifactStore`` protocol (local directory today,
-  S3-compatible storage later);
+- :mod:`~chachaml.artifacts.protocol` — the ``ArtifactStore`` protocol (local directory or
+  S3-compatible storage);
 - :mod:`~chachaml.artifacts.local` — the local directory store;
+- :mod:`~chachaml.artifacts.s3` — the S3-compatible store (``s3://bucket/prefix``);
 - :mod:`~chachaml.artifacts.formats` — encode/decode per format (optional deps load lazily);
 - :mod:`~chachaml.artifacts.api` — ``log_artifact``, ``log_file``, ``log_table``,
   ``load_artifact``, ``artifact_path``, ``list_artifacts``.
@@ -18,10 +19,9 @@ __all__ = ["ArtifactStore", "ArtifactWriter", "StoredObject", "open_artifact_sto
 
 
 def open_artifact_store(location: str) -> ArtifactStore:
-    """An artifact store from a location: a directory path or ``file://path``.
-
-    ``s3://bucket/prefix`` raises ``StoreUnavailable`` until the S3 store ships. Nothing touches
-    the disk until the first artifact is written.
+    """An artifact store from a location: a directory path, ``file://path`` or
+    ``s3://bucket/prefix`` (S3-compatible storage; boto3 loads on first use). Nothing touches
+    the disk or the network until the first artifact is written or read.
     """
     if not isinstance(location, str) or not location:
         raise InvalidInput(f"artifact location must be a non-empty string, got {location!r}")
@@ -32,9 +32,13 @@ def open_artifact_store(location: str) -> ArtifactStore:
         if not path:
             raise InvalidInput(f"artifact location {location!r} has no path")
         return LocalArtifactStore(path)
+    if location.startswith("s3://"):
+        from chachaml.artifacts.s3 import S3ArtifactStore
+
+        return S3ArtifactStore(location)
     if "://" in location:
         scheme = location.split("://", 1)[0]
-        if scheme in ("s3", "gs", "http", "https"):
+        if scheme in ("gs", "http", "https"):
             raise StoreUnavailable(
                 f"the {scheme}:// artifact store is not available yet in this version of "
                 "chachaml; use a local directory (a path or file:///path)"

@@ -275,3 +275,45 @@ def artifact_path(run_id: str, name: str, *, store: Store | None = None) -> str:
 def list_artifacts(run_id: str, *, store: Store | None = None) -> list[dict[str, Any]]:
     """Metadata dicts of the run's artifacts in logging order; ``NotFound`` for unknown runs."""
     return _resolve(store).meta.list_artifacts(_validate.run_id(run_id))
+
+
+# -- store-level operations (the remote store's server side) -----------------------------------
+ROW_FORMATS = (*formats.FORMATS, "file", "table")
+
+
+def artifact_key(run_id: str, name: str) -> str:
+    """The artifact-store key of artifact ``name`` of ``run_id``, both validated."""
+    return f"{_validate.run_id(run_id)}/{names.validate(name)}"
+
+
+def add_artifact_row(store: Store, record: NewArtifact) -> dict[str, Any]:
+    """Insert the metadata row of bytes already committed under ``record.path`` (the second
+    phase of :func:`write_artifact` when the bytes were uploaded separately). The key must be
+    the row's own ``<run_id>/<name>`` and the committed bytes must have the recorded size."""
+    key = artifact_key(record.run_id, record.name)
+    if record.path != key:
+        raise InvalidInput(f"artifact path {record.path!r} must be {key!r}")
+    if record.format not in ROW_FORMATS:
+        raise InvalidInput(f"format {record.format!r} is not one of: {', '.join(ROW_FORMATS)}")
+    _content_type(record.content_type)
+    if not re.fullmatch(r"[0-9a-f]{64}", record.sha256):
+        raise InvalidInput("sha256 must be 64 lowercase hex characters")
+    if not store.artifacts.exists(key):
+        raise NotFound(f"no bytes were uploaded for artifact {key!r}")
+    if store.artifacts.size(key) != record.size:
+        raise InvalidInput(
+            f"artifact {key!r} has {store.artifacts.size(key)} bytes, not {record.size}"
+        )
+    return store.meta.add_artifact(record)
+
+
+def delete_unreferenced_bytes(store: Store, key: str) -> int:
+    """Delete the bytes under ``key`` unless a metadata row references them (``InUse``);
+    returns the bytes freed."""
+    from chachaml.errors import InUse
+
+    run_id, _, name = key.partition("/")
+    checked = artifact_key(run_id, name)
+    if store.meta.get_artifact(run_id, name) is not None:
+        raise InUse(f"artifact {checked!r} has a metadata row; delete its run instead")
+    return store.artifacts.delete(checked)

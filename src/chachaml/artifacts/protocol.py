@@ -1,4 +1,4 @@
-"""The artifact store protocol: where artifact bytes live (local directory today, S3 later).
+"""The artifact store protocol: where artifact bytes live (a local directory or S3).
 
 Bytes are addressed by a *key* (``<run_id>/<name>``, validated by :mod:`chachaml.artifacts.names`).
 Writing is two-phase so that no existing artifact is ever overwritten and a failed write leaves

@@ -7,7 +7,7 @@ The conformance suite in ``tests/conformance`` runs unchanged against every impl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 # (run_id, key, step, value, timestamp_ms). Plain tuples: this is the hot path.
@@ -214,3 +214,27 @@ class MetadataStore(Protocol):
 
     def model_versions_of_runs(self, run_ids: Sequence[str]) -> list[RunDict]:
         """Versions registered from any of ``run_ids``."""
+
+
+@runtime_checkable
+class TableCopy(Protocol):
+    """Row-level export/import with ids preserved, for ``chachaml migrate`` (SQL stores).
+
+    Table and column names come from the store's own catalog; an import names only tables and
+    columns that exist in the destination, so no caller text reaches SQL as an identifier.
+    """
+
+    def copy_tables(self) -> list[str]:
+        """Every data table (not ``schema_migrations``) in an order that satisfies foreign
+        keys: core tables, then artifacts and registry, then any later tables."""
+
+    def count_rows(self, table: str) -> int: ...
+
+    def export_rows(self, table: str, batch: int = 5000) -> Iterator[tuple[list[str], list[Any]]]:
+        """``(columns, rows)`` batches of ``table``; runs come in insertion order."""
+
+    def import_rows(self, table: str, columns: Sequence[str], rows: Sequence[Any]) -> None:
+        """Insert rows as they are (ids included), skipping rows whose key already exists."""
+
+    def finish_import(self) -> None:
+        """After an import: move id generators past the imported ids."""

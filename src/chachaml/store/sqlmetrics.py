@@ -10,13 +10,13 @@ The functions take a DB-API connection with ``?`` placeholders and never commit.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from chachaml.errors import NotFound
 from chachaml.store import sqlquery
 from chachaml.store.protocol import MetricPoint, RunDict
+from chachaml.store.sqlconn import Conn, IntegrityError, dialect_of
 
 _CHUNK = 500  # ids per IN (...) list
 SeriesCache = dict[tuple[str, str], int]
@@ -36,7 +36,7 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def series_ids(conn: sqlite3.Connection, cache: SeriesCache, pairs: set[tuple[str, str]]) -> None:
+def series_ids(conn: Conn, cache: SeriesCache, pairs: set[tuple[str, str]]) -> None:
     """Make sure every (run, key) has a series row and its id is in ``cache``."""
     for run_id, key in pairs.difference(cache):
         row = conn.execute(
@@ -46,24 +46,33 @@ def series_ids(conn: sqlite3.Connection, cache: SeriesCache, pairs: set[tuple[st
             cache[(run_id, key)] = int(row[0])
             continue
         try:
-            cur = conn.execute(
-                "INSERT INTO metric_series (run_id, key) VALUES (?, ?)", (run_id, key)
-            )
-        except sqlite3.IntegrityError as exc:
+            # DO NOTHING: another process may create the same series concurrently (PostgreSQL).
+            row = conn.execute(
+                "INSERT INTO metric_series (run_id, key) VALUES (?, ?) "
+                "ON CONFLICT (run_id, key) DO NOTHING RETURNING id",
+                (run_id, key),
+            ).fetchone()
+        except IntegrityError as exc:
             raise NotFound(f"cannot log metric {key!r}: run {run_id!r} does not exist") from exc
-        cache[(run_id, key)] = int(cur.lastrowid or 0)
+        if row is None:
+            row = conn.execute(
+                "SELECT id FROM metric_series WHERE run_id = ? AND key = ?", (run_id, key)
+            ).fetchone()
+        cache[(run_id, key)] = int(row[0])
 
 
-def insert_points(
-    conn: sqlite3.Connection, cache: SeriesCache, points: Sequence[MetricPoint]
-) -> None:
+def insert_points(conn: Conn, cache: SeriesCache, points: Sequence[MetricPoint]) -> None:
     """Write points and update their series summaries (a point for an existing step replaces it)."""
     pairs = {(p[0], p[1]) for p in points}
     new = pairs.difference(cache)
     try:
         series_ids(conn, cache, pairs)
         rows = [(cache[r, k], s, v, t) for r, k, s, v, t in points]
-        conn.executemany(_INSERT_POINT, rows)
+        bulk = getattr(conn, "upsert_points", None)  # PostgreSQL: COPY + one upsert
+        if bulk is not None:
+            bulk(rows)
+        else:
+            conn.executemany(_INSERT_POINT, rows)
         update_summaries(conn, sqlquery.summarise_batch(rows))
     except BaseException:
         # The caller rolls back: the series rows created here are gone, so forget their ids.
@@ -72,14 +81,17 @@ def insert_points(
         raise
 
 
-def update_summaries(conn: sqlite3.Connection, batch: dict[int, sqlquery.Summary]) -> None:
-    sids = list(batch)
+def update_summaries(conn: Conn, batch: dict[int, sqlquery.Summary]) -> None:
+    sids = sorted(batch)
     stored: dict[int, tuple[Any, ...]] = {}
+    # PostgreSQL: lock the summary rows (in id order, so writers never deadlock) so a concurrent
+    # writer to the same series cannot merge into a stale summary. SQLite holds its write lock.
+    lock = " ORDER BY id FOR UPDATE" if dialect_of(conn) == "postgresql" else ""
     for i in range(0, len(sids), _CHUNK):
         chunk = sids[i : i + _CHUNK]
         for row in conn.execute(
             "SELECT id, count, first_value, last_step, min_value, min_step, max_value, max_step "
-            f"FROM metric_series WHERE id IN ({_marks(len(chunk))})",
+            f"FROM metric_series WHERE id IN ({_marks(len(chunk))})" + lock,
             chunk,
         ):
             stored[row[0]] = row[1:]
@@ -97,7 +109,7 @@ def update_summaries(conn: sqlite3.Connection, batch: dict[int, sqlquery.Summary
     conn.executemany(_UPDATE_SUMMARY, updates)
 
 
-def recompute_summary(conn: sqlite3.Connection, sid: int) -> sqlquery.Summary:
+def recompute_summary(conn: Conn, sid: int) -> sqlquery.Summary:
     """Slow path (a step was re-logged or arrived out of order): the exact summary from points."""
     (count,) = conn.execute("SELECT COUNT(*) FROM metrics WHERE series_id = ?", (sid,)).fetchone()
     first = conn.execute(
@@ -120,7 +132,7 @@ def recompute_summary(conn: sqlite3.Connection, sid: int) -> sqlquery.Summary:
     return [count, *first, *last, *low, *high, True]
 
 
-def summaries(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict]]:
+def summaries(conn: Conn, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict]]:
     """Per run, per key: ``last``, ``last_step``, ``timestamp``, ``min``, ``max``, ``first``,
     ``count``."""
     out: dict[str, dict[str, RunDict]] = {}
@@ -145,7 +157,7 @@ def summaries(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dic
 
 
 def history(
-    conn: sqlite3.Connection, run_id: str, key: str, max_points: int | None = None
+    conn: Conn, run_id: str, key: str, max_points: int | None = None
 ) -> list[tuple[int, float, int]]:
     """``(step, value, timestamp)`` of one series in step order (NaN restored).
 
@@ -170,9 +182,22 @@ def history(
     ]
 
 
-def _downsampled(
-    conn: sqlite3.Connection, sid: int, max_points: int
-) -> list[tuple[int, float, int]]:
+_RANGE = "FROM metrics WHERE series_id = ? AND step >= ? AND step <= ?"
+# The lowest/highest point of a step range: ties go to the lowest step, and a range of only NaN
+# keeps its last point. SQLite returns the other columns of the row holding the min()/max();
+# PostgreSQL spells the same choice with ORDER BY ... LIMIT 1.
+_EXTREME = {
+    "sqlite": {fn: f"SELECT step, value, timestamp, {fn}(value) {_RANGE}" for fn in ("min", "max")},
+    "postgresql": {
+        fn: f"SELECT step, value, timestamp {_RANGE} "
+        f"ORDER BY value {order} NULLS LAST, CASE WHEN value IS NULL THEN -step ELSE step END "
+        "LIMIT 1"
+        for fn, order in (("min", "ASC"), ("max", "DESC"))
+    },
+}
+
+
+def _downsampled(conn: Conn, sid: int, max_points: int) -> list[tuple[int, float, int]]:
     edge = "SELECT step, value, timestamp FROM metrics WHERE series_id = ? ORDER BY step {} LIMIT 1"
     first = conn.execute(edge.format("ASC"), (sid,)).fetchone()
     last = conn.execute(edge.format("DESC"), (sid,)).fetchone()
@@ -181,26 +206,23 @@ def _downsampled(
     if buckets > 0:
         lo, hi = first[0], last[0]
         width = -(-(hi - lo + 1) // buckets)
-        # SQLite returns the other columns of the row that holds the min()/max().
-        extreme = (
-            "SELECT step, value, timestamp, {}(value) FROM metrics "
-            "WHERE series_id = ? AND step >= ? AND step <= ?"
-        )
+        extreme = _EXTREME[dialect_of(conn)]
         for b in range(buckets):
             start = lo + b * width
             if start > hi:
                 break
             bounds = (sid, start, min(start + width - 1, hi))
             for fn in ("min", "max"):
-                step, value, ts, _ = conn.execute(extreme.format(fn), bounds).fetchone()
-                if step is not None:
+                row = conn.execute(extreme[fn], bounds).fetchone()
+                if row is not None and row[0] is not None:
+                    step, value, ts = row[:3]
                     keep[step] = (step, value, ts)
     points = [keep[s] for s in sorted(keep)][:max_points]
     return [(step, sqlquery.nan_if_null(value), ts) for step, value, ts in points]
 
 
 def best(
-    conn: sqlite3.Connection, key: str, experiment: str | None, direction: str
+    conn: Conn, key: str, experiment: str | None, direction: str
 ) -> tuple[str, float, int] | None:
     """``(run_id, value, step)`` of the live run with the highest max (or lowest min)."""
     value_col, step_col, order = (

@@ -1,4 +1,4 @@
-"""Portable SQL for run queries, shared by the SQL-backed stores (SQLite now, PostgreSQL next).
+"""Portable SQL for run queries, shared by the SQL-backed stores (SQLite and PostgreSQL).
 
 Every value is bound as a parameter; identifiers come only from the whitelists below. Queries
 use ``?`` placeholders; a backend with another paramstyle rewrites them in one place.
@@ -210,8 +210,9 @@ def order_clause(query: RunQuery, *, dialect: str = "sqlite") -> tuple[str, list
         terms.append(sql)
         params.extend(extra)
     terms.append("r.start_time DESC")
-    # Runs started in the same millisecond: the later insert is the newer run (SQLite rowid).
-    terms.append("r.rowid DESC" if dialect == "sqlite" else "r.id DESC")
+    # Runs started in the same millisecond: the later insert is the newer run (SQLite's rowid;
+    # PostgreSQL's runs table has an identity column of the same name).
+    terms.append("r.rowid DESC")
     return " ORDER BY " + ", ".join(terms), params
 
 

@@ -7,12 +7,12 @@ functions; they never commit. Keeping them here keeps ``sqlite.py`` about runs a
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from chachaml.errors import AlreadyExists, InUse, NotFound
 from chachaml.store.protocol import NewArtifact, RunDict
+from chachaml.store.sqlconn import Conn, dialect_of
 
 ARTIFACT_COLUMNS = (
     "id",
@@ -59,73 +59,73 @@ def _row(cols: Sequence[str], row: Sequence[Any]) -> RunDict:
     return dict(zip(cols, row, strict=True))
 
 
-def _require_run(conn: sqlite3.Connection, run_id: str) -> None:
+def _require_run(conn: Conn, run_id: str) -> None:
     if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
         raise NotFound(f"run {run_id!r} does not exist")
 
 
 # -- artifacts --------------------------------------------------------------------------------
-def get_artifact(conn: sqlite3.Connection, run_id: str, name: str) -> RunDict | None:
+def get_artifact(conn: Conn, run_id: str, name: str) -> RunDict | None:
     row = conn.execute(
         _ARTIFACT_SELECT + " WHERE run_id = ? AND name = ?", (run_id, name)
     ).fetchone()
     return None if row is None else _row(ARTIFACT_COLUMNS, row)
 
 
-def add_artifact(conn: sqlite3.Connection, a: NewArtifact) -> RunDict:
+def add_artifact(conn: Conn, a: NewArtifact) -> RunDict:
     _require_run(conn, a.run_id)
     if get_artifact(conn, a.run_id, a.name) is not None:
         raise AlreadyExists(
             f"run {a.run_id} already has an artifact named {a.name!r}; artifacts are immutable, "
             "log the new value under another name"
         )
-    cur = conn.execute(
+    (artifact_id,) = conn.execute(
         "INSERT INTO artifacts (run_id, name, path, format, content_type, size, sha256, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (a.run_id, a.name, a.path, a.format, a.content_type, a.size, a.sha256, a.created_at),
-    )
-    return {"id": cur.lastrowid, **a._asdict()}
+    ).fetchone()
+    return {"id": artifact_id, **a._asdict()}
 
 
-def artifacts_of(conn: sqlite3.Connection, run_id: str) -> list[RunDict]:
+def artifacts_of(conn: Conn, run_id: str) -> list[RunDict]:
     return [
         _row(ARTIFACT_COLUMNS, row)
         for row in conn.execute(_ARTIFACT_SELECT + " WHERE run_id = ? ORDER BY id", (run_id,))
     ]
 
 
-def artifact_paths(conn: sqlite3.Connection) -> list[str]:
+def artifact_paths(conn: Conn) -> list[str]:
     return [p for (p,) in conn.execute("SELECT path FROM artifacts")]
 
 
 # -- registry: reads ----------------------------------------------------------------------------
-def get_model(conn: sqlite3.Connection, name: str) -> RunDict | None:
+def get_model(conn: Conn, name: str) -> RunDict | None:
     row = conn.execute(_MODEL_SELECT + " WHERE m.name = ?", (name,)).fetchone()
     return None if row is None else _row(_MODEL_COLUMNS, row)
 
 
-def list_models(conn: sqlite3.Connection) -> list[RunDict]:
+def list_models(conn: Conn) -> list[RunDict]:
     return [
         _row(_MODEL_COLUMNS, row)
         for row in conn.execute(_MODEL_SELECT + " ORDER BY m.updated_at DESC, m.name")
     ]
 
 
-def list_versions(conn: sqlite3.Connection, name: str) -> list[RunDict]:
+def list_versions(conn: Conn, name: str) -> list[RunDict]:
     return [
         _row(VERSION_COLUMNS, row)
         for row in conn.execute(_VERSION_SELECT + " WHERE model = ? ORDER BY version", (name,))
     ]
 
 
-def get_version(conn: sqlite3.Connection, name: str, version: int) -> RunDict | None:
+def get_version(conn: Conn, name: str, version: int) -> RunDict | None:
     row = conn.execute(
         _VERSION_SELECT + " WHERE model = ? AND version = ?", (name, version)
     ).fetchone()
     return None if row is None else _row(VERSION_COLUMNS, row)
 
 
-def version_in_stage(conn: sqlite3.Connection, name: str, stage: str) -> RunDict | None:
+def version_in_stage(conn: Conn, name: str, stage: str) -> RunDict | None:
     row = conn.execute(
         _VERSION_SELECT + " WHERE model = ? AND stage = ? ORDER BY version DESC LIMIT 1",
         (name, stage),
@@ -133,7 +133,7 @@ def version_in_stage(conn: sqlite3.Connection, name: str, stage: str) -> RunDict
     return None if row is None else _row(VERSION_COLUMNS, row)
 
 
-def stage_history(conn: sqlite3.Connection, name: str) -> list[RunDict]:
+def stage_history(conn: Conn, name: str) -> list[RunDict]:
     cols = ("id", "model", "version", "from_stage", "to_stage", "created_at")
     return [
         _row(cols, row)
@@ -144,7 +144,7 @@ def stage_history(conn: sqlite3.Connection, name: str) -> list[RunDict]:
     ]
 
 
-def versions_of_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[RunDict]:
+def versions_of_runs(conn: Conn, run_ids: Sequence[str]) -> list[RunDict]:
     out: list[RunDict] = []
     for i in range(0, len(run_ids), _CHUNK):
         chunk = run_ids[i : i + _CHUNK]
@@ -159,9 +159,7 @@ def versions_of_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[R
 
 
 # -- registry: writes ---------------------------------------------------------------------------
-def _event(
-    conn: sqlite3.Connection, model: str, version: int, old: str | None, new: str, now: int
-) -> None:
+def _event(conn: Conn, model: str, version: int, old: str | None, new: str, now: int) -> None:
     conn.execute(
         "INSERT INTO model_stage_events (model, version, from_stage, to_stage, created_at) "
         "VALUES (?, ?, ?, ?, ?)",
@@ -169,7 +167,7 @@ def _event(
     )
 
 
-def _archive_production(conn: sqlite3.Connection, model: str, keep: int | None, now: int) -> None:
+def _archive_production(conn: Conn, model: str, keep: int | None, now: int) -> None:
     """Move the model's production version (unless it is ``keep``) to ``archived``."""
     current = version_in_stage(conn, model, "production")
     if current is None or current["version"] == keep:
@@ -183,7 +181,7 @@ def _archive_production(conn: sqlite3.Connection, model: str, keep: int | None, 
 
 
 def register_version(
-    conn: sqlite3.Connection,
+    conn: Conn,
     model: str,
     run_id: str,
     artifact: str,
@@ -202,7 +200,8 @@ def register_version(
         "ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
         (model, now, now),
     )
-    # Inside the write transaction: no other writer can take the same number.
+    # Inside the write transaction: no other writer can take the same number (SQLite holds the
+    # write lock; on PostgreSQL the upsert above locks the model row until commit).
     (version,) = conn.execute(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model = ?", (model,)
     ).fetchone()
@@ -219,9 +218,12 @@ def register_version(
     return found
 
 
-def set_stage(conn: sqlite3.Connection, model: str, version: int, stage: str, now: int) -> RunDict:
-    # Every check happens before the first change: an unknown version changes nothing.
-    if conn.execute("SELECT 1 FROM models WHERE name = ?", (model,)).fetchone() is None:
+def set_stage(conn: Conn, model: str, version: int, stage: str, now: int) -> RunDict:
+    # Every check happens before the first change: an unknown version changes nothing. On
+    # PostgreSQL the model row is locked so concurrent stage changes of one model serialise
+    # (SQLite's write transaction already holds the database's only write lock).
+    lock = " FOR UPDATE" if dialect_of(conn) == "postgresql" else ""
+    if conn.execute("SELECT 1 FROM models WHERE name = ?" + lock, (model,)).fetchone() is None:
         raise NotFound(f"model {model!r} does not exist (see ml.registry.models())")
     current = get_version(conn, model, version)
     if current is None:
@@ -243,7 +245,7 @@ def set_stage(conn: sqlite3.Connection, model: str, version: int, stage: str, no
     return found
 
 
-def set_description(conn: sqlite3.Connection, name: str, description: str, now: int) -> None:
+def set_description(conn: Conn, name: str, description: str, now: int) -> None:
     cur = conn.execute(
         "UPDATE models SET description = ?, updated_at = ? WHERE name = ?", (description, now, name)
     )
@@ -251,7 +253,7 @@ def set_description(conn: sqlite3.Connection, name: str, description: str, now: 
         raise NotFound(f"model {name!r} does not exist (see ml.registry.models())")
 
 
-def delete_run_links(conn: sqlite3.Connection, run_id: str, force: bool) -> list[str]:
+def delete_run_links(conn: Conn, run_id: str, force: bool) -> list[str]:
     """Within ``delete_run``: drop the run's model versions (only with ``force``) and artifact
     rows; returns the artifact-store keys whose bytes the caller must delete."""
     versions = versions_of_runs(conn, [run_id])
