@@ -16,7 +16,13 @@ import click
 
 from chachaml.cli.common import cli
 
-_COMMAND_MODULES = ("chachaml.cli.runs", "chachaml.cli.admin", "chachaml.cli.registry")
+_COMMAND_MODULES = (
+    "chachaml.cli.runs",
+    "chachaml.cli.admin",
+    "chachaml.cli.registry",
+    "chachaml.cli.server",
+    "chachaml.cli.migrate",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(_name)

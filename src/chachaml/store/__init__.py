@@ -69,7 +69,7 @@ class Store:
         from chachaml.artifacts import open_artifact_store
 
         self.meta = meta
-        #: Where artifact bytes live (local directory today; S3 later).
+        #: Where artifact bytes live (a local directory or S3-compatible storage).
         self.artifacts: ArtifactStore = (
             open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
         )
@@ -121,8 +121,22 @@ class Store:
         return {"url": self.url, "artifacts": self.artifacts_url}
 
 
+def _open_remote(url: str) -> Store:
+    """A chachaml server: metadata and artifact bytes both go through its HTTP API (an
+    ``artifacts`` location given with it is ignored: the server owns its artifact store)."""
+    try:
+        from chachaml.store.remote import open_remote
+    except ImportError as exc:  # pragma: no cover - httpx is in the server/dev extras
+        raise StoreUnavailable(
+            "the http(s):// store needs httpx: pip install 'chachaml[server]'"
+        ) from exc
+    meta, blobs = open_remote(url)
+    return Store(meta, blobs)
+
+
 def open_store(url: str | None = None, artifacts: str | None = None) -> Store:
-    """Open a store from a URL (``sqlite:///path.db``, a bare path, or ``sqlite:///:memory:``).
+    """Open a store from a URL (``sqlite:///path.db``, a bare path, ``sqlite:///:memory:``, or
+    ``postgresql://user@host/db``, or a chachaml server ``http(s)://host:port``).
 
     Without arguments it uses ``CHACHAML_STORE``/``CHACHAML_ARTIFACTS`` or ``./chachaml.db``
     with ``./chachaml-artifacts/``. Nothing touches the disk until the store is first used.
@@ -131,13 +145,12 @@ def open_store(url: str | None = None, artifacts: str | None = None) -> Store:
         raise InvalidInput(f"store URL must be a string, got {type(url).__name__}")
     url, artifacts = resolve_urls(url, artifacts)
     path = _sqlite_path(url)
+    if path is None and url.startswith(("postgresql://", "postgres://")):
+        return _open_postgres(url, artifacts)
+    if path is None and url.startswith(("http://", "https://")):
+        return _open_remote(url)
     if path is None:
         scheme = url.split("://", 1)[0]
-        if scheme in ("postgresql", "postgres", "http", "https"):
-            raise StoreUnavailable(
-                f"the {scheme}:// store is not available in this version of chachaml; "
-                "use a SQLite path such as sqlite:///chachaml.db"
-            )
         raise InvalidInput(
             f"unknown store URL scheme {scheme!r} in {url!r}: use sqlite:///path.db, a file path, "
             "or sqlite:///:memory:"
@@ -158,6 +171,22 @@ def open_store(url: str | None = None, artifacts: str | None = None) -> Store:
         artifacts = artifacts[len("file://") :]
     try:
         return Store(meta, artifacts, temp_artifacts=temp)
+    except BaseException:
+        meta.close()
+        raise
+
+
+def _open_postgres(url: str, artifacts: str | None) -> Store:
+    """A PostgreSQL metadata store; artifacts default to ``./chachaml-artifacts``."""
+    from chachaml.store.postgres import PostgresStore
+
+    meta = PostgresStore(url)
+    if artifacts is None:
+        artifacts = default_artifacts_for(DEFAULT_DB)
+    elif artifacts.startswith("file://"):
+        artifacts = artifacts[len("file://") :]
+    try:
+        return Store(meta, artifacts)
     except BaseException:
         meta.close()
         raise

@@ -1,0 +1,71 @@
+"""CLI commands ``server`` (run the HTTP API) and ``sync`` (send spooled metrics)."""
+
+from __future__ import annotations
+
+import click
+
+from chachaml.cli.common import cli, echo_json
+from chachaml.errors import InvalidInput
+
+
+@cli.command("server")
+@click.option("--store", "store_url", envvar="CHACHAML_STORE", help="Store URL or SQLite path.")
+@click.option(
+    "--artifacts", "artifacts_url", envvar="CHACHAML_ARTIFACTS", help="Artifact location."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    help="Bearer token, optionally TOKEN:read or TOKEN:write (repeatable; also CHACHAML_TOKENS).",
+)
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback bind without tokens.")
+def server_cmd(
+    store_url: str | None,
+    artifacts_url: str | None,
+    host: str,
+    port: int,
+    tokens: tuple[str, ...],
+    insecure: bool,
+) -> None:
+    """Serve the JSON API (and later the UI) for one store."""
+    import os
+
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - the server extra is in dev
+        raise InvalidInput("chachaml server needs: pip install 'chachaml[server]'") from exc
+    from chachaml.server.app import create_app
+    from chachaml.server.settings import LOOPBACK_HOSTS, Settings, parse_tokens
+
+    table = parse_tokens(os.environ.get("CHACHAML_TOKENS"))
+    table.update(parse_tokens(",".join(tokens)))
+    if host not in LOOPBACK_HOSTS and not table:
+        if not insecure:
+            raise InvalidInput(
+                f"refusing to serve on {host} without tokens: anyone who can reach it could read "
+                "and write every run. Pass --token (or CHACHAML_TOKENS), or --insecure"
+            )
+        click.echo(f"WARNING: serving on {host} WITHOUT authentication (--insecure)", err=True)
+    settings = Settings(store_url=store_url, artifacts_url=artifacts_url, tokens=table)
+    app = create_app(settings)
+    click.echo(f"chachaml server on http://{host}:{port} (store {app.state.store.url})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command("sync")
+@click.option("--store", "store_url", envvar="CHACHAML_STORE", help="The server URL (http://...).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def sync_cmd(store_url: str | None, as_json: bool) -> None:
+    """Send metric batches spooled while the server was unreachable."""
+    if not store_url or not store_url.startswith(("http://", "https://")):
+        raise InvalidInput("chachaml sync needs --store http(s)://host:port (the server URL)")
+    from chachaml.store.remote import sync_outbox
+
+    result = sync_outbox(store_url)
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(f"sent {result['sent']} batches; {result['remaining']} still waiting")

@@ -1,0 +1,787 @@
+"""The remote store: the metadata and artifact protocols over a chachaml server's HTTP API.
+
+``ml.use_store("http://tracker:8080")`` opens it. Every call is one HTTP request (httpx, imported
+lazily) with retries and exponential backoff on connection errors and 502/503/504. Metric writes
+never fail because the server is away: a batch that cannot be delivered is appended to a local
+SQLite *outbox* (``$CHACHAML_OUTBOX_DIR`` or ``~/.cache/chachaml``, one file per server URL) and
+sent, oldest first, before the next batch (or by ``chachaml sync``). Each batch keeps the
+idempotency key it was created with, and points are upserts on ``(run, key, step)``, so a batch
+delivered twice is stored once. Bearer token: ``CHACHAML_TOKEN``.
+
+This module is a storage layer: it knows the HTTP API, not the server's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any, BinaryIO
+from urllib.parse import quote
+
+from chachaml.artifacts import names
+from chachaml.artifacts.protocol import StoredObject
+from chachaml.errors import (
+    AlreadyExists,
+    ChachamlError,
+    InUse,
+    InvalidFilter,
+    InvalidInput,
+    NotFound,
+    ParamConflict,
+    StoreUnavailable,
+)
+from chachaml.store.protocol import MetricPoint, NewArtifact, NewRun, RunDict, RunQuery
+
+__all__ = ["RemoteArtifactStore", "RemoteMetadataStore", "open_remote", "sync_outbox"]
+
+_log = logging.getLogger("chachaml.remote")
+
+RETRIES = 4
+BACKOFF = 0.1  # seconds, doubled per retry, capped at 2 s
+PAGE = 1000  # the server's default page-size cap
+IDS_PER_REQUEST = 200  # keeps query strings far below header limits
+BATCH_POINTS = 50_000  # the server caps batches at 100,000 points
+_RETRY_STATUS = frozenset({502, 503, 504})
+_ERRORS: dict[str, type[ChachamlError]] = {
+    "not_found": NotFound,
+    "invalid_input": InvalidInput,
+    "invalid_filter": InvalidInput,
+    "already_exists": AlreadyExists,
+    "in_use": InUse,
+    "param_conflict": ParamConflict,
+    "store_unavailable": StoreUnavailable,
+}
+
+
+class Unreachable(StoreUnavailable):
+    """The server did not answer (after retries)."""
+
+
+def _error_from(status: int, body: bytes) -> ChachamlError:
+    try:
+        err = json.loads(body)["error"]
+        code, message = str(err["code"]), str(err["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = "error", body[:200].decode("utf-8", "replace") or f"HTTP {status}"
+    cls = _ERRORS.get(code)
+    if cls is InvalidInput and code == "invalid_filter":
+        return InvalidFilter(message)
+    if cls is not None:
+        return cls(message)
+    if status in (401, 403):
+        return StoreUnavailable(f"the server refused the request ({status}): {message}")
+    if status < 500:
+        return InvalidInput(message)
+    return StoreUnavailable(f"the server failed ({status}): {message}")
+
+
+class Http:
+    """One httpx client per store, shared by the metadata and artifact halves."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        headers = {"X-Chachaml-Nan": "tokens", "User-Agent": "chachaml-remote"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+        )
+        self._transport_errors: tuple[type[BaseException], ...] = (httpx.TransportError,)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        body: Any = None,
+        content: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retries: int = RETRIES,
+    ) -> Any:
+        """Send a request, retrying transport errors and 502/503/504; return the decoded JSON
+        body, or raise the error the server described (``Unreachable`` if it never answered)."""
+        hdrs = dict(headers or {})
+        if body is not None:
+            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            hdrs["Content-Type"] = "application/json"
+        delay = BACKOFF
+        last: BaseException | None = None
+        for attempt in range(retries + 1):
+            if attempt:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            try:
+                resp = self.client.request(
+                    method, path, params=params, content=content, headers=hdrs
+                )
+            except self._transport_errors as exc:
+                last = exc
+                if hasattr(content, "seek"):
+                    content.seek(0)
+                continue
+            if resp.status_code in _RETRY_STATUS:
+                last = _error_from(resp.status_code, resp.content)
+                continue
+            if resp.status_code >= 400:
+                raise _error_from(resp.status_code, resp.content)
+            ctype = resp.headers.get("content-type", "")
+            if ctype.startswith("application/json"):
+                return json.loads(resp.content)
+            return resp.content
+        raise Unreachable(f"chachaml server {self.base_url} is unreachable: {last}")
+
+    def get_or_none(self, path: str, params: Any = None) -> Any:
+        try:
+            return self.send("GET", path, params=params)
+        except NotFound:
+            return None
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _name(name: str) -> str:
+    """An artifact name for a URL path: validated here (a client never sends ``..``), with
+    slashes kept so the server's path parameter sees the name as given."""
+    return quote(names.validate(name), safe="/")
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(ids), IDS_PER_REQUEST):
+        yield ids[i : i + IDS_PER_REQUEST]
+
+
+def outbox_path(url: str) -> str:
+    """The outbox file for a server URL."""
+    root = os.environ.get("CHACHAML_OUTBOX_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "chachaml"
+    )
+    digest = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+    return os.path.join(root, f"outbox-{digest}.db")
+
+
+class Outbox:
+    """Metric batches waiting for the server, in order, each with its idempotency key."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _db(self, create: bool) -> sqlite3.Connection | None:
+        if self._conn is None:
+            if not create and not os.path.exists(self.path):
+                return None
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "idem TEXT NOT NULL, body BLOB NOT NULL, created REAL NOT NULL)"
+            )
+            conn.commit()
+            self._conn = conn
+        return self._conn
+
+    def append(self, idem: str, body: bytes) -> None:
+        with self._lock:
+            conn = self._db(create=True)
+            assert conn is not None
+            with conn:
+                conn.execute(
+                    "INSERT INTO outbox (idem, body, created) VALUES (?, ?, ?)",
+                    (idem, body, time.time()),
+                )
+
+    def first(self) -> tuple[int, str, bytes] | None:
+        with self._lock:
+            conn = self._db(create=False)
+            if conn is None:
+                return None
+            row = conn.execute("SELECT seq, idem, body FROM outbox ORDER BY seq LIMIT 1").fetchone()
+            return None if row is None else (int(row[0]), str(row[1]), bytes(row[2]))
+
+    def remove(self, seq: int) -> None:
+        with self._lock:
+            conn = self._db(create=False)
+            if conn is not None:
+                with conn:
+                    conn.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def count(self) -> int:
+        with self._lock:
+            conn = self._db(create=False)
+            if conn is None:
+                return 0
+            return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def encode_batch(points: Sequence[MetricPoint]) -> dict[str, Any]:
+    """Points → ``{"series": [{"run_id", "key", "steps", "values", "timestamps"}]}``."""
+    series: dict[tuple[str, str], dict[str, Any]] = {}
+    for run_id, key, step, value, ts in points:
+        s = series.get((run_id, key))
+        if s is None:
+            s = series[(run_id, key)] = {
+                "run_id": run_id,
+                "key": key,
+                "steps": [],
+                "values": [],
+                "timestamps": [],
+            }
+        s["steps"].append(step)
+        s["values"].append(value)
+        s["timestamps"].append(ts)
+    return {"series": list(series.values())}
+
+
+class RemoteMetadataStore:
+    """:class:`~chachaml.store.protocol.MetadataStore` over the HTTP API."""
+
+    def __init__(self, url: str, http: Http, outbox: Outbox | None = None) -> None:
+        self.url = url
+        self.http = http
+        self.outbox = outbox or Outbox(outbox_path(url))
+        self._send_lock = threading.Lock()
+        self._spooling = False
+
+    def close(self) -> None:
+        self.outbox.close()
+        self.http.close()
+
+    # -- metadata of the store -----------------------------------------------------------------
+    def applied_migrations(self) -> list[tuple[int, str]]:
+        info = self.http.send("GET", "/api/store/info")
+        return [(int(v), str(n)) for v, n in info["migrations"]]
+
+    def integrity_check(self) -> str:
+        return str(
+            self.http.send("GET", "/api/store/info", params={"integrity": "true"})["integrity"]
+        )
+
+    # -- runs ------------------------------------------------------------------------------------
+    def create_run(self, run: NewRun) -> None:
+        body = {
+            "id": run.id,
+            "experiment": run.experiment,
+            "name": run.name,
+            "start_time": run.start_time,
+            "created_by": run.created_by,
+            "parent_run_id": run.parent_run_id,
+            "tags": dict(run.tags),
+            "env": dict(run.env),
+            "host": run.host,
+            "pid": run.pid,
+        }
+        try:
+            self.http.send("POST", "/api/runs", body=body)
+        except AlreadyExists:
+            # A retry of a request whose answer was lost: the run is ours if it has our start.
+            existing = self.get_run(run.id)
+            if existing is None or existing.get("start_time") != run.start_time:
+                raise
+
+    def finish_run(self, run_id: str, status: str, end_time: int, error: str | None) -> None:
+        self.flush_outbox()
+        body = {"status": status, "end_time": end_time, "error": error}
+        self.http.send("POST", f"/api/runs/{_q(run_id)}/end", body=body)
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        self.http.send("PATCH", f"/api/runs/{_q(run_id)}", body={"name": name})
+
+    def heartbeat(self, run_ids: Sequence[str], now_ms: int) -> None:
+        # Best effort: a missed beat only matters after the heartbeat timeout.
+        with contextlib.suppress(StoreUnavailable):
+            self.http.send("POST", "/api/heartbeat", body={"run_ids": list(run_ids)}, retries=0)
+
+    def get_run(self, run_id: str, stale_before: int = 0) -> RunDict | None:
+        found: RunDict | None = self.http.get_or_none(f"/api/runs/{_q(run_id)}")
+        return found
+
+    def _run_params(self, query: RunQuery) -> list[tuple[str, Any]]:
+        params: list[tuple[str, Any]] = []
+        for field in ("experiment", "status", "name", "parent_run_id", "created_by", "filter"):
+            value = getattr(query, field)
+            if value is not None:
+                params.append((field, value))
+        for k, v in (query.tags or {}).items():
+            params.append(("tag", f"{k}={v}"))
+        for run_id in query.ids or ():
+            params.append(("ids", run_id))
+        if query.metric is not None:
+            key, op, value = query.metric
+            params += [("metric", key), ("op", op), ("value", repr(float(value)))]
+        for field, desc in query.order_by:
+            params.append(("order_by", f"{field} {'desc' if desc else 'asc'}"))
+        if query.include_archived:
+            params.append(("include_archived", "true"))
+        return params
+
+    def list_runs(self, query: RunQuery) -> list[RunDict]:
+        if query.ids is not None and len(query.ids) > IDS_PER_REQUEST:
+            raise InvalidInput(f"the remote store lists at most {IDS_PER_REQUEST} ids at once")
+        base = self._run_params(query)
+        out: list[RunDict] = []
+        offset, remaining = query.offset, query.limit
+        while remaining is None or remaining > 0:
+            page = PAGE if remaining is None else min(PAGE, remaining)
+            got = self.http.send(
+                "GET", "/api/runs", params=[*base, ("limit", page), ("offset", offset)]
+            )["runs"]
+            out.extend(got)
+            offset += len(got)
+            if remaining is not None:
+                remaining -= len(got)
+            if len(got) < page:
+                break
+        return out
+
+    def count_runs(self, query: RunQuery) -> int:
+        params = [*self._run_params(query), ("limit", 0), ("count", "true")]
+        return int(self.http.send("GET", "/api/runs", params=params)["count"])
+
+    def local_running_runs(self, host: str) -> list[tuple[str, int | None]]:
+        # Crashed remote runs are found by the server's heartbeat timeout, not by local pids.
+        return []
+
+    # -- params, tags, notes, datasets -----------------------------------------------------------
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        decoded = {k: json.loads(v) for k, v in params.items()}
+        self.http.send("POST", f"/api/runs/{_q(run_id)}/params", body={"params": decoded})
+
+    def params_of(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for chunk in _chunks(run_ids):
+            out.update(self.http.send("GET", "/api/store/params", params={"ids": list(chunk)}))
+        return out
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        self.http.send("POST", f"/api/runs/{_q(run_id)}/tags", body={"tags": dict(tags)})
+
+    def delete_tag(self, run_id: str, key: str) -> bool:
+        return bool(self.http.send("DELETE", f"/api/runs/{_q(run_id)}/tags/{_q(key)}")["removed"])
+
+    def get_tags(self, run_id: str) -> dict[str, str]:
+        found = self.http.get_or_none(f"/api/runs/{_q(run_id)}/tags")
+        return dict(found or {})
+
+    def set_note(self, run_id: str, note: str) -> None:
+        self.http.send("PUT", f"/api/runs/{_q(run_id)}/note", body={"note": note})
+
+    def add_dataset(self, run_id: str, dataset: Mapping[str, Any]) -> RunDict:
+        fields = ("role", "name", "n_rows", "n_cols", "features", "hash", "source")
+        body = {k: dataset.get(k) for k in fields if dataset.get(k) is not None}
+        row: RunDict = self.http.send("POST", f"/api/runs/{_q(run_id)}/datasets", body=body)
+        return row
+
+    def get_datasets(self, run_id: str) -> list[RunDict]:
+        return list(self.http.get_or_none(f"/api/runs/{_q(run_id)}/datasets") or [])
+
+    # -- metrics ---------------------------------------------------------------------------------
+    def _post_batch(self, idem: str, body: bytes, retries: int = 2) -> None:
+        self.http.send(
+            "POST",
+            "/api/metrics",
+            content=body,
+            headers={"Idempotency-Key": idem, "Content-Type": "application/json"},
+            retries=retries,
+        )
+
+    def flush_outbox(self) -> int:
+        """Send spooled batches, oldest first; returns how many were sent. Stops (leaving the
+        rest) when the server is unreachable. A batch the server refuses for good (e.g. its run
+        was deleted) is dropped with a warning."""
+        sent = 0
+        with self._send_lock:
+            while True:
+                head = self.outbox.first()
+                if head is None:
+                    return sent
+                seq, idem, body = head
+                try:
+                    self._post_batch(idem, body)
+                except StoreUnavailable:
+                    return sent
+                except ChachamlError as exc:
+                    _log.warning("chachaml: dropping a spooled metric batch: %s", exc)
+                self.outbox.remove(seq)
+                sent += 1
+
+    def log_metrics(self, points: Sequence[MetricPoint]) -> None:
+        """Send points in batches; spool to the outbox when the server is unreachable."""
+        for i in range(0, len(points), BATCH_POINTS):
+            chunk = points[i : i + BATCH_POINTS]
+            idem = uuid.uuid4().hex
+            body = json.dumps(encode_batch(chunk), separators=(",", ":")).encode()
+            self.flush_outbox()
+            with self._send_lock:
+                if self.outbox.count():
+                    self.outbox.append(idem, body)  # keep order behind older batches
+                    continue
+                try:
+                    self._post_batch(idem, body)
+                except Unreachable:
+                    if not self._spooling:  # once per outage, not once per batch
+                        _log.warning(
+                            "chachaml: %s unreachable; spooling metrics to %s (sent later)",
+                            self.url,
+                            self.outbox.path,
+                        )
+                    self._spooling = True
+                    self.outbox.append(idem, body)
+                else:
+                    self._spooling = False
+
+    def metric_summaries(self, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict]]:
+        out: dict[str, dict[str, RunDict]] = {}
+        for chunk in _chunks(run_ids):
+            out.update(
+                self.http.send("GET", "/api/store/metric-summaries", params={"ids": list(chunk)})
+            )
+        return out
+
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[tuple[int, float, int]]:
+        params: dict[str, Any] = {"key": key}
+        if max_points is None:
+            params["raw"] = "true"
+        else:
+            params["max_points"] = max_points
+        found = self.http.send("GET", f"/api/runs/{_q(run_id)}/metrics/history", params=params)
+        return [(int(p["step"]), float(p["value"]), int(p["timestamp"])) for p in found["points"]]
+
+    def best_run(
+        self, key: str, experiment: str | None, direction: str
+    ) -> tuple[str, float, int] | None:
+        params = {"metric": key, "direction": direction}
+        if experiment is not None:
+            params["experiment"] = experiment
+        found = self.http.send("GET", "/api/best", params=params)
+        if not found:
+            return None
+        return str(found["id"]), float(found["metric_value"]), int(found["metric_step"])
+
+    # -- experiments -----------------------------------------------------------------------------
+    def upsert_experiment(
+        self, name: str, description: str | None, owner: str | None, now_ms: int
+    ) -> None:
+        body = {"name": name, "description": description, "owner": owner}
+        self.http.send("POST", "/api/experiments", body=body)
+
+    def list_experiments(self) -> list[RunDict]:
+        return list(self.http.send("GET", "/api/experiments"))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def archive_runs(self, before_ms: int, experiment: str | None) -> int:
+        body = {"before_ms": before_ms, "experiment": experiment}
+        return int(self.http.send("POST", "/api/runs/archive", body=body)["archived"])
+
+    def archived_run_ids(self) -> list[str]:
+        return list(self.http.send("GET", "/api/store/archived-run-ids"))
+
+    def delete_run(self, run_id: str, force: bool = False) -> list[str]:
+        # The server deletes the bytes too, so there is nothing left for the caller to remove.
+        params = {"force": "true"} if force else None
+        self.http.send("DELETE", f"/api/runs/{_q(run_id)}", params=params)
+        return []
+
+    # -- artifacts -------------------------------------------------------------------------------
+    def add_artifact(self, artifact: NewArtifact) -> RunDict:
+        body = artifact._asdict()
+        run_id = body.pop("run_id")
+        row: RunDict = self.http.send("POST", f"/api/runs/{_q(run_id)}/artifact-rows", body=body)
+        return row
+
+    def get_artifact(self, run_id: str, name: str) -> RunDict | None:
+        found: RunDict | None = self.http.get_or_none(
+            f"/api/runs/{_q(run_id)}/artifact-info/{_name(name)}"
+        )
+        return found
+
+    def list_artifacts(self, run_id: str) -> list[RunDict]:
+        return list(self.http.send("GET", f"/api/runs/{_q(run_id)}/artifacts"))
+
+    def artifact_paths(self) -> list[str]:
+        return list(self.http.send("GET", "/api/store/artifact-paths"))
+
+    # -- model registry --------------------------------------------------------------------------
+    def register_model_version(
+        self,
+        model: str,
+        run_id: str,
+        artifact: str,
+        stage: str,
+        description: str | None,
+        now_ms: int,
+    ) -> RunDict:
+        body = {"run_id": run_id, "artifact": artifact, "stage": stage, "description": description}
+        row: RunDict = self.http.send("POST", f"/api/models/{_q(model)}/versions", body=body)
+        return row
+
+    def set_model_stage(self, model: str, version: int, stage: str, now_ms: int) -> RunDict:
+        row: RunDict = self.http.send(
+            "POST", f"/api/models/{_q(model)}/versions/{int(version)}/stage", body={"stage": stage}
+        )
+        return row
+
+    def get_model(self, name: str) -> RunDict | None:
+        found: RunDict | None = self.http.get_or_none(f"/api/models/{_q(name)}")
+        return found
+
+    def list_models(self) -> list[RunDict]:
+        return list(self.http.send("GET", "/api/models"))
+
+    def list_model_versions(self, name: str) -> list[RunDict]:
+        return list(self.http.get_or_none(f"/api/models/{_q(name)}/versions") or [])
+
+    def get_model_version(self, name: str, version: int) -> RunDict | None:
+        found: RunDict | None = self.http.get_or_none(
+            f"/api/models/{_q(name)}/versions/{int(version)}"
+        )
+        return found
+
+    def model_version_in_stage(self, name: str, stage: str) -> RunDict | None:
+        found: RunDict | None = self.http.get_or_none(f"/api/models/{_q(name)}/stages/{_q(stage)}")
+        return found
+
+    def set_model_description(self, name: str, description: str, now_ms: int) -> None:
+        self.http.send(
+            "PUT", f"/api/models/{_q(name)}/description", body={"description": description}
+        )
+
+    def model_stage_history(self, name: str) -> list[RunDict]:
+        return list(self.http.get_or_none(f"/api/models/{_q(name)}/history") or [])
+
+    def model_versions_of_runs(self, run_ids: Sequence[str]) -> list[RunDict]:
+        out: list[RunDict] = []
+        for chunk in _chunks(run_ids):
+            out += self.http.send(
+                "GET", "/api/store/model-versions-of-runs", params={"ids": list(chunk)}
+            )
+        return out
+
+
+class _StagedWriter:
+    """Stages artifact bytes in a local temp file while hashing; ``commit`` uploads them to the
+    server's artifact store, which refuses to overwrite an existing key."""
+
+    def __init__(self, store: RemoteArtifactStore, staging: str) -> None:
+        self._store = store
+        fd, self._path = tempfile.mkstemp(prefix="stage-", dir=staging)
+        self._file: IO[bytes] | None = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self._size = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._file is None:
+            raise ValueError("write to a closed artifact writer")
+        self._hash.update(data)
+        n = self._file.write(data)
+        self._size += n
+        return n
+
+    # File-like extras some encoders (pyarrow, numpy) look for.
+    def tell(self) -> int:
+        return self._size
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def commit(self, key: str) -> None:
+        if self._file is None:
+            raise ValueError("commit of a closed artifact writer")
+        self._file.close()
+        self._file = None
+        try:
+            self._store._upload(key, self._path, self._size)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        with contextlib.suppress(OSError):
+            os.unlink(self._path)
+
+
+class RemoteArtifactStore:
+    """:class:`~chachaml.artifacts.protocol.ArtifactStore` over the server's blob routes
+    (``/api/store/blobs/<run_id>/<name>``). Writes stage locally, then upload on ``commit``;
+    ``local_path`` downloads into a per-store cache directory removed on close."""
+
+    def __init__(self, url: str, http: Http) -> None:
+        self.url = url
+        self._http = http
+        self._dir: str | None = None
+
+    def _local(self) -> str:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="chachaml-remote-")
+        return self._dir
+
+    @staticmethod
+    def _path(key: str) -> str:
+        run_id, sep, name = key.partition("/")
+        if not sep or not name:
+            raise InvalidInput(f"artifact key {key!r} must look like <run_id>/<name>")
+        return f"{_q(run_id)}/{_name(name)}"
+
+    def writer(self) -> _StagedWriter:
+        return _StagedWriter(self, self._local())
+
+    def _upload(self, key: str, path: str, size: int) -> None:
+        with open(path, "rb") as f:
+            self._http.send(
+                "PUT",
+                f"/api/store/blobs/{self._path(key)}",
+                content=f,
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            )
+
+    def _download(self, key: str, target: IO[bytes]) -> None:
+        path = f"/api/store/blobs/{self._path(key)}"
+        import httpx
+
+        try:
+            with self._http.client.stream("GET", path) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise _error_from(resp.status_code, resp.content)
+                for block in resp.iter_bytes(1024 * 1024):
+                    target.write(block)
+        except httpx.TransportError as exc:
+            raise Unreachable(
+                f"chachaml server {self._http.base_url} is unreachable: {exc}"
+            ) from exc
+
+    def open(self, key: str) -> BinaryIO:
+        spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
+        try:
+            self._download(key, spool)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool  # type: ignore[return-value]
+
+    def local_path(self, key: str) -> str:
+        target = os.path.join(self._local(), "cache", hashlib.sha256(key.encode()).hexdigest())
+        if not os.path.exists(target):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target))
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    self._download(key, f)
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        return target
+
+    def _info(self, key: str) -> RunDict | None:
+        found: RunDict | None = self._http.get_or_none(f"/api/store/blob-info/{self._path(key)}")
+        return found
+
+    def exists(self, key: str) -> bool:
+        return self._info(key) is not None
+
+    def size(self, key: str) -> int:
+        info = self._info(key)
+        if info is None:
+            raise NotFound(f"artifact {key!r} does not exist")
+        return int(info["size"])
+
+    def delete(self, key: str) -> int:
+        """Remove bytes no metadata row references (the server refuses others)."""
+        return int(self._http.send("DELETE", f"/api/store/blobs/{self._path(key)}")["freed"])
+
+    def iter_keys(self) -> Iterator[StoredObject]:
+        for o in self._http.send("GET", "/api/store/artifact-objects"):
+            yield StoredObject(str(o["key"]), int(o["size"]), float(o["modified"]))
+
+    def clean_staging(self, older_than: float) -> int:
+        if self._dir is None:
+            return 0
+        freed = 0
+        for entry in os.scandir(self._dir):
+            if entry.name.startswith("stage-"):
+                st = entry.stat()
+                if st.st_mtime < older_than:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                        freed += st.st_size
+        return freed
+
+    def close(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def open_remote(url: str) -> tuple[RemoteMetadataStore, RemoteArtifactStore]:
+    """Both halves of a remote store sharing one HTTP client (token from ``CHACHAML_TOKEN``)."""
+    http = Http(url, os.environ.get("CHACHAML_TOKEN") or None)
+    return RemoteMetadataStore(url, http), RemoteArtifactStore(url, http)
+
+
+def sync_outbox(url: str) -> dict[str, int]:
+    """Send every spooled metric batch for ``url``; returns ``{"sent", "remaining"}``."""
+    meta, blobs = open_remote(url)
+    try:
+        sent = meta.flush_outbox()
+        return {"sent": sent, "remaining": meta.outbox.count()}
+    finally:
+        meta.close()
+        blobs.close()
