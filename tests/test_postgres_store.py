@@ -151,7 +151,8 @@ def test_concurrent_openers_of_a_fresh_schema_migrate_once(tmp_path: Path) -> No
     finally:
         for meta in stores:
             meta.close()
-    assert all(r == [(1, "core_tracking"), (2, "artifacts_and_registry")] for r in results)
+    expected = [(1, "core_tracking"), (2, "artifacts_and_registry"), (3, "newest_first_indexes")]
+    assert all(r == expected for r in results)
 
 
 def test_urls_hide_passwords_and_a_missing_server_is_store_unavailable(

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import chachaml as ml
-from chachaml import tracking
-from chachaml.store import sqlbase
+from chachaml import query, tracking
+from chachaml.store import sqlbase, sqlquery
 from chachaml.store import sqlite as sqlite_store
 from chachaml.store.migrations import SQLITE_MIGRATIONS, Migration
 from chachaml.store.protocol import MetadataStore, NewRun
@@ -432,3 +432,31 @@ def test_a_second_store_object_appends_to_an_existing_series(db_path: Path) -> N
         assert (stats["count"], stats["min"], stats["max"], stats["last"]) == (3, -1.0, 5.0, -1.0)
         conn = second.meta._read_conn()
         assert conn.execute("SELECT COUNT(*) FROM metric_series").fetchone()[0] == 1
+
+
+def test_an_older_database_is_upgraded_on_open_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    sqlite_store.SQLiteStore._migrate(
+        conn, SQLITE_MIGRATIONS[:2]
+    )  # a database written by 0.1 pre-releases
+    conn.close()
+    with ml.open_store(str(path)) as st:
+        with ml.run(experiment="old", store=st) as run:
+            ml.log_metric("m", 1.0)
+        assert [v for v, _ in st.meta.applied_migrations()] == [1, 2, 3]
+    with ml.open_store(str(path)) as st:
+        assert [r["id"] for r in ml.runs(store=st)] == [run.id]
+
+
+def test_newest_first_listing_needs_no_sort(store: ml.Store) -> None:
+    sql, params = sqlquery.list_runs_sql(query.build_query(limit=None), dialect="sqlite")
+    conn = sqlite3.connect(str(store.meta.path))
+    try:
+        with ml.run():
+            pass
+        plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+    finally:
+        conn.close()
+    assert "runs_by_start" in plan
+    assert "TEMP B-TREE" not in plan

@@ -40,7 +40,7 @@ def _log() -> Any:
 
 FLUSH_INTERVAL = float(os.environ.get("CHACHAML_FLUSH_INTERVAL", "0.5"))
 HEARTBEAT_INTERVAL = float(os.environ.get("CHACHAML_HEARTBEAT_INTERVAL", "10"))
-HIGH_WATER = 2000
+HIGH_WATER = 50_000
 MAX_BUFFER = 1_000_000
 
 _WRITERS: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
@@ -71,7 +71,7 @@ class MetricWriter:
         """Called when the buffer is large: wake the thread, or write here if it is full."""
         if len(self.buffer) >= MAX_BUFFER:
             self.flush()
-        else:
+        elif not self._wake.is_set():  # setting an Event takes a lock: only once per wake-up
             self._wake.set()
 
     def start(self) -> None:

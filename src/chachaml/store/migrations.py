@@ -169,6 +169,20 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX model_stage_events_by_version ON model_stage_events (model, version, id)",
         ),
     ),
+    Migration(
+        3,
+        "newest_first_indexes",
+        # Newest-first listings order by (start_time DESC, insertion order DESC). An ascending
+        # index whose implicit rowid tail is scanned backwards serves that order with no sort.
+        (
+            "DROP INDEX runs_by_start",
+            "CREATE INDEX runs_by_start ON runs (archived, start_time)",
+            "DROP INDEX runs_by_experiment",
+            "CREATE INDEX runs_by_experiment ON runs (experiment, start_time)",
+            "DROP INDEX runs_by_user",
+            "CREATE INDEX runs_by_user ON runs (created_by, start_time)",
+        ),
+    ),
 )
 
 
@@ -318,6 +332,18 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
                 FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
             )""",
             "CREATE INDEX model_stage_events_by_version ON model_stage_events (model, version, id)",
+        ),
+    ),
+    Migration(
+        3,
+        "newest_first_indexes",
+        (
+            "DROP INDEX runs_by_start",
+            "CREATE INDEX runs_by_start ON runs (archived, start_time, rowid)",
+            "DROP INDEX runs_by_experiment",
+            "CREATE INDEX runs_by_experiment ON runs (experiment, start_time, rowid)",
+            "DROP INDEX runs_by_user",
+            "CREATE INDEX runs_by_user ON runs (created_by, start_time, rowid)",
         ),
     ),
 )

@@ -111,14 +111,17 @@ class SQLStoreBase:
 
     def list_runs(self, query: RunQuery) -> list[RunDict]:
         sql, params = sqlquery.list_runs_sql(query, dialect=self.dialect)
-        summary, loads = sqlquery.summary_from_row, json.loads
         with self._read() as conn:
-            runs = []
-            for row in conn.execute(sql, params):
-                run = summary(row)
-                tags = row[10]
-                run["tags"] = {} if tags == "{}" else loads(tags)
-                runs.append(run)
+            runs = [sqlquery.summary_from_row(row) for row in conn.execute(sql, params)]
+            by_id: dict[str, dict[str, str]] = {}
+            for run in runs:
+                run["tags"] = by_id[run["id"]] = {}
+            if runs:
+                (triples,) = conn.execute(
+                    sqlquery.TAGS_OF_IDS_SQL[self.dialect], (json.dumps(list(by_id)),)
+                ).fetchone()
+                for run_id, key, value in json.loads(triples):
+                    by_id[run_id][key] = value
         return runs
 
     def count_runs(self, query: RunQuery) -> int:

@@ -21,8 +21,9 @@ from chachaml.store.sqlconn import Conn, IntegrityError, dialect_of
 _CHUNK = 500  # ids per IN (...) list
 SeriesCache = dict[tuple[str, str], int]
 
+_APPEND_POINT = "INSERT INTO metrics (series_id, step, value, timestamp) VALUES (?, ?, ?, ?)"
 _INSERT_POINT = (
-    "INSERT INTO metrics (series_id, step, value, timestamp) VALUES (?, ?, ?, ?) "
+    _APPEND_POINT + " "
     "ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value, "
     "timestamp = excluded.timestamp"
 )
@@ -63,17 +64,26 @@ def series_ids(conn: Conn, cache: SeriesCache, pairs: set[tuple[str, str]]) -> N
 
 def insert_points(conn: Conn, cache: SeriesCache, points: Sequence[MetricPoint]) -> None:
     """Write points and update their series summaries (a point for an existing step replaces it)."""
-    pairs = {(p[0], p[1]) for p in points}
-    new = pairs.difference(cache)
+    new: set[tuple[str, str]] = set()
     try:
-        series_ids(conn, cache, pairs)
-        rows = [(cache[r, k], s, v, t) for r, k, s, v, t in points]
+        try:
+            rows = [(cache[r, k], s, v, t) for r, k, s, v, t in points]
+        except KeyError:  # a series seen for the first time: create it, then map again
+            new = {(p[0], p[1]) for p in points}.difference(cache)
+            series_ids(conn, cache, new)
+            rows = [(cache[r, k], s, v, t) for r, k, s, v, t in points]
+        batch = sqlquery.summarise_batch(rows)
+        stored = stored_summaries(conn, batch)
         bulk = getattr(conn, "upsert_points", None)  # PostgreSQL: COPY + one upsert
         if bulk is not None:
             bulk(rows)
+        elif all(_appends(stored[sid], summary) for sid, summary in batch.items()):
+            # The usual case: every series only grows past its last stored step, so no point
+            # can conflict and the plain INSERT (about a quarter cheaper) is exact.
+            conn.executemany(_APPEND_POINT, rows)
         else:
             conn.executemany(_INSERT_POINT, rows)
-        update_summaries(conn, sqlquery.summarise_batch(rows))
+        update_summaries(conn, batch, stored)
     except BaseException:
         # The caller rolls back: the series rows created here are gone, so forget their ids.
         for pair in new:
@@ -81,7 +91,13 @@ def insert_points(conn: Conn, cache: SeriesCache, points: Sequence[MetricPoint])
         raise
 
 
-def update_summaries(conn: Conn, batch: dict[int, sqlquery.Summary]) -> None:
+def _appends(old: Sequence[Any], summary: sqlquery.Summary) -> bool:
+    """True when a batch's points of a series all lie after its stored points, in order."""
+    return bool(summary[10]) and (old[0] == 0 or summary[1] > old[2])
+
+
+def stored_summaries(conn: Conn, batch: dict[int, sqlquery.Summary]) -> dict[int, tuple[Any, ...]]:
+    """The stored ``(count, first_value, last_step, min, min_step, max, max_step)`` per series."""
     sids = sorted(batch)
     stored: dict[int, tuple[Any, ...]] = {}
     # PostgreSQL: lock the summary rows (in id order, so writers never deadlock) so a concurrent
@@ -95,6 +111,12 @@ def update_summaries(conn: Conn, batch: dict[int, sqlquery.Summary]) -> None:
             chunk,
         ):
             stored[row[0]] = row[1:]
+    return stored
+
+
+def update_summaries(
+    conn: Conn, batch: dict[int, sqlquery.Summary], stored: dict[int, tuple[Any, ...]]
+) -> None:
     updates = []
     for sid, summary in batch.items():
         old = stored[sid]

@@ -74,12 +74,16 @@ def summary_from_row(row: Sequence[Any]) -> RunDict:
     }
 
 
-# Each listed run's tags as one JSON object, so a listing is one query.
-TAGS_JSON_SQL = {
-    "sqlite": "(SELECT json_group_object(t.key, t.value) FROM tags t WHERE t.run_id = r.id)",
+# The tags of a list of runs (a JSON array of ids, bound as one parameter) as one JSON array of
+# [run_id, key, value] triples: one query and one json.loads however many runs are listed.
+TAGS_OF_IDS_SQL = {
+    "sqlite": (
+        "SELECT json_group_array(json_array(t.run_id, t.key, t.value)) FROM tags t "
+        "WHERE t.run_id IN (SELECT value FROM json_each(?))"
+    ),
     "postgresql": (
-        "(SELECT COALESCE(json_object_agg(t.key, t.value), '{}'::json)::text "
-        "FROM tags t WHERE t.run_id = r.id)"
+        "SELECT COALESCE(json_agg(json_build_array(t.run_id, t.key, t.value)), '[]'::json)::text "
+        "FROM tags t WHERE t.run_id IN (SELECT json_array_elements_text(?::json))"
     ),
 }
 
@@ -220,8 +224,7 @@ def list_runs_sql(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
     """Complete SQL (summary columns) for ``query`` with ordering and paging."""
     where, where_params = where_clause(query, dialect=dialect)
     order, order_params = order_clause(query, dialect=dialect)
-    select = SUMMARY_SELECT.replace(" FROM runs r", f", {TAGS_JSON_SQL[dialect]} FROM runs r", 1)
-    sql = select + where + order
+    sql = SUMMARY_SELECT + where + order
     params: list[Any] = [query.stale_before, *where_params, *order_params]
     if query.limit is not None:
         sql += " LIMIT ?"
@@ -246,40 +249,36 @@ Summary = list[Any]
 
 
 def summarise_batch(rows: Sequence[tuple[int, int, float, int]]) -> dict[int, Summary]:
-    """Aggregate ``(series_id, step, value, ts)`` rows per series in one pass.
+    """Aggregate ``(series_id, step, value, ts)`` rows per series.
 
-    ``in_order`` stays true while each series' steps strictly increase in the batch, which is what
-    lets the caller merge the batch into the stored summary without re-reading points.
+    ``in_order`` is true when a series' steps strictly increase in the batch, which is what lets
+    the caller merge the batch into the stored summary without re-reading points (otherwise the
+    caller recomputes that series exactly, and the rest of its summary here is not used).
+    Written with builtins over per-series columns: this runs once per flush on the hot path.
     """
+    groups: dict[int, list[tuple[int, int, float, int]]] = {}
+    for row in rows:
+        group = groups.get(row[0])
+        if group is None:
+            groups[row[0]] = [row]
+        else:
+            group.append(row)
     out: dict[int, Summary] = {}
-    for sid, step, value, ts in rows:
-        s = out.get(sid)
-        finite = value == value  # False only for NaN
-        if s is None:
-            out[sid] = [
-                1,
-                step,
-                value,
-                step,
-                value,
-                ts,
-                value if finite else None,
-                step if finite else None,
-                value if finite else None,
-                step if finite else None,
-                True,
-            ]
-            continue
-        s[0] += 1
-        if step <= s[3]:
-            s[10] = False
-            continue
-        s[3], s[4], s[5] = step, value, ts
+    for sid, group in groups.items():
+        steps = [r[1] for r in group]
+        first, last = group[0], group[-1]
+        in_order = steps == sorted(steps) and len(set(steps)) == len(steps)
+        summary: Summary = [len(group), first[1], first[2], last[1], last[2], last[3]]
+        values = [r[2] for r in group]
+        finite = [v for v in values if v == v]  # NaN is the only value unequal to itself
         if finite:
-            if s[6] is None or value < s[6]:
-                s[6], s[7] = value, step
-            if s[8] is None or value > s[8]:
-                s[8], s[9] = value, step
+            low, high = min(finite), max(finite)
+            # The earliest step holding the extreme (the exact recompute breaks ties the same way).
+            summary += [low, steps[values.index(low)], high, steps[values.index(high)]]
+        else:
+            summary += [None, None, None, None]
+        summary.append(in_order)
+        out[sid] = summary
     return out
 
 
