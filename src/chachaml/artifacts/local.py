@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, BinaryIO
 
+from chachaml.artifacts.hashing import HashingWriter
 from chachaml.artifacts.names import resolve_under
 from chachaml.artifacts.protocol import StoredObject
 from chachaml.errors import AlreadyExists, NotFound, StoreUnavailable
@@ -37,11 +38,10 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-class LocalWriter:
+class LocalWriter(HashingWriter):
     """A staging file under ``<root>/.staging``; see :class:`ArtifactWriter`."""
 
     def __init__(self, store: LocalArtifactStore) -> None:
-        import hashlib
         import tempfile
 
         self._store = store
@@ -51,48 +51,8 @@ class LocalWriter:
             fd, self._tmp = tempfile.mkstemp(dir=staging, prefix="put-")
         except OSError as exc:
             raise StoreUnavailable(f"cannot write to artifact store {store.root}: {exc}") from exc
-        self._file: BinaryIO | None = os.fdopen(fd, "wb", buffering=_BUFFER)
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._done = False
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    # -- the file-like surface encoders (pickle, numpy, pyarrow, joblib) need --------------
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._file is None:
-            raise ValueError("write to a closed artifact writer")
-        view = memoryview(data).cast("B")
-        self._hash.update(view)
-        self._size += view.nbytes
-        self._file.write(view)
-        return view.nbytes
-
-    def tell(self) -> int:
-        return self._size
-
-    def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def closed(self) -> bool:
-        return self._file is None
+        super().__init__()
+        self._file = os.fdopen(fd, "wb", buffering=_BUFFER)
 
     # -- two-phase completion -----------------------------------------------------------------
     def _close_file(self, sync: bool) -> None:

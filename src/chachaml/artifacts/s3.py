@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import IO, Any, BinaryIO, cast
 
+from chachaml.artifacts.hashing import HashingWriter
 from chachaml.artifacts.names import MAX_KEY_BYTES, resolve_under, validate
 from chachaml.artifacts.protocol import StoredObject
 from chachaml.errors import AlreadyExists, InvalidInput, NotFound, StoreUnavailable
@@ -48,53 +49,15 @@ def _missing(exc: Exception) -> bool:
     return _code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
-class S3Writer:
+class S3Writer(HashingWriter):
     """A spooled staging stream; see :class:`~chachaml.artifacts.protocol.ArtifactWriter`."""
 
     def __init__(self, store: S3ArtifactStore) -> None:
+        super().__init__()
         self._store = store
-        self._file: IO[bytes] | None = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+        self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=PART_SIZE, prefix="chachaml-s3-"
         )
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._done = False
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._file is None:
-            raise ValueError("write to a closed artifact writer")
-        view = memoryview(data).cast("B")
-        self._hash.update(view)
-        self._size += view.nbytes
-        self._file.write(view)
-        return view.nbytes
-
-    def tell(self) -> int:
-        return self._size
-
-    def flush(self) -> None:
-        """Nothing to do: bytes are uploaded on commit."""
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def closed(self) -> bool:
-        return self._file is None
 
     def commit(self, key: str) -> None:
         if self._done or self._file is None:

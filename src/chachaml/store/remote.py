@@ -29,6 +29,7 @@ from typing import IO, Any, BinaryIO
 from urllib.parse import quote
 
 from chachaml.artifacts import names
+from chachaml.artifacts.hashing import HashingWriter
 from chachaml.artifacts.protocol import StoredObject
 from chachaml.errors import (
     AlreadyExists,
@@ -588,53 +589,15 @@ class RemoteMetadataStore:
         return out
 
 
-class _StagedWriter:
+class _StagedWriter(HashingWriter):
     """Stages artifact bytes in a local temp file while hashing; ``commit`` uploads them to the
     server's artifact store, which refuses to overwrite an existing key."""
 
     def __init__(self, store: RemoteArtifactStore, staging: str) -> None:
+        super().__init__()
         self._store = store
         fd, self._path = tempfile.mkstemp(prefix="stage-", dir=staging)
-        self._file: IO[bytes] | None = os.fdopen(fd, "wb")
-        self._hash = hashlib.sha256()
-        self._size = 0
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._file is None:
-            raise ValueError("write to a closed artifact writer")
-        self._hash.update(data)
-        n = self._file.write(data)
-        self._size += n
-        return n
-
-    # File-like extras some encoders (pyarrow, numpy) look for.
-    def tell(self) -> int:
-        return self._size
-
-    def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def closed(self) -> bool:
-        return self._file is None
+        self._file = os.fdopen(fd, "wb")
 
     def commit(self, key: str) -> None:
         if self._file is None:
