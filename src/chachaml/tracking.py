@@ -54,9 +54,9 @@ def new_run_id() -> str:
 
 def _finalize_crashed_once(store: Store) -> None:
     """Mark runs of dead local processes ``crashed`` (once per store object)."""
-    if getattr(store, "_crash_checked", False):
+    if store.crash_checked:
         return
-    store._crash_checked = True  # type: ignore[attr-defined]
+    store.crash_checked = True
     finalize_crashed(store)
 
 

@@ -25,7 +25,6 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from chachaml.errors import NotFound
@@ -170,6 +169,3 @@ def flush_all() -> None:
 
 
 atexit.register(flush_all)
-
-# Typing aid for the hot path in tracking.py.
-Appender = Callable[[MetricPoint], None]

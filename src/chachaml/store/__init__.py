@@ -77,6 +77,7 @@ class Store:
         self.writer = MetricWriter(meta)
         self._temp_artifacts = temp_artifacts
         self.closed = False
+        self.crash_checked = False  # runs of dead local processes finalised once per store
 
     @property
     def url(self) -> str:

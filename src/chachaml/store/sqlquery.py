@@ -42,19 +42,6 @@ SUMMARY_SELECT = (
     "r.error, r.parent_run_id, r.created_by, r.archived FROM runs r"
 )
 
-SUMMARY_FIELDS = (
-    "id",
-    "experiment",
-    "name",
-    "status",
-    "start_time",
-    "end_time",
-    "error",
-    "parent_run_id",
-    "created_by",
-    "archived",
-)
-
 
 def summary_from_row(row: Sequence[Any]) -> RunDict:
     """Turn a ``SUMMARY_SELECT`` row into a run summary dict (the listing hot path)."""
@@ -86,12 +73,6 @@ TAGS_OF_IDS_SQL = {
         "FROM tags t WHERE t.run_id IN (SELECT json_array_elements_text(?::json))"
     ),
 }
-
-
-def metric_value_sql(key_param: str = "?") -> str:
-    return (
-        f"(SELECT s.last_value FROM metric_series s WHERE s.run_id = r.id AND s.key = {key_param})"
-    )
 
 
 def order_term(field: str, descending: bool) -> tuple[str, list[Any]]:
