@@ -151,7 +151,12 @@ def test_concurrent_openers_of_a_fresh_schema_migrate_once(tmp_path: Path) -> No
     finally:
         for meta in stores:
             meta.close()
-    expected = [(1, "core_tracking"), (2, "artifacts_and_registry"), (3, "newest_first_indexes")]
+    expected = [
+        (1, "core_tracking"),
+        (2, "artifacts_and_registry"),
+        (3, "newest_first_indexes"),
+        (4, "metric_blocks"),
+    ]
     assert all(r == expected for r in results)
 
 

@@ -444,7 +444,9 @@ def test_an_older_database_is_upgraded_on_open_and_keeps_its_runs(tmp_path: Path
     with ml.open_store(str(path)) as st:
         with ml.run(experiment="old", store=st) as run:
             ml.log_metric("m", 1.0)
-        assert [v for v, _ in st.meta.applied_migrations()] == [1, 2, 3]
+        assert [v for v, _ in st.meta.applied_migrations()] == [
+            m.version for m in SQLITE_MIGRATIONS
+        ]
     with ml.open_store(str(path)) as st:
         assert [r["id"] for r in ml.runs(store=st)] == [run.id]
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from chachaml.store.sqlblocks import backfill
+
 
 class Migration(NamedTuple):
     version: int
@@ -183,6 +185,26 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX runs_by_user ON runs (created_by, start_time)",
         ),
     ),
+    Migration(
+        4,
+        "metric_blocks",
+        # Min/max rollups of long series (see chachaml.store.sqlblocks), built for existing ones.
+        (
+            """CREATE TABLE metric_blocks (
+                series_id INTEGER NOT NULL,
+                level INTEGER NOT NULL,
+                block INTEGER NOT NULL,
+                count INTEGER NOT NULL,
+                first_step INTEGER NOT NULL,
+                min_step INTEGER,
+                min_value REAL,
+                max_step INTEGER,
+                max_value REAL,
+                PRIMARY KEY (series_id, level, block)
+            ) WITHOUT ROWID""",
+            *backfill("sqlite"),
+        ),
+    ),
 )
 
 
@@ -344,6 +366,25 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX runs_by_experiment ON runs (experiment, start_time, rowid)",
             "DROP INDEX runs_by_user",
             "CREATE INDEX runs_by_user ON runs (created_by, start_time, rowid)",
+        ),
+    ),
+    Migration(
+        4,
+        "metric_blocks",
+        (
+            """CREATE TABLE metric_blocks (
+                series_id BIGINT NOT NULL,
+                level INTEGER NOT NULL,
+                block BIGINT NOT NULL,
+                count BIGINT NOT NULL,
+                first_step BIGINT NOT NULL,
+                min_step BIGINT,
+                min_value DOUBLE PRECISION,
+                max_step BIGINT,
+                max_value DOUBLE PRECISION,
+                PRIMARY KEY (series_id, level, block)
+            )""",
+            *backfill("postgresql"),
         ),
     ),
 )

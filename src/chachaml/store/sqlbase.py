@@ -383,11 +383,12 @@ class SQLStoreBase:
         with self._write() as conn:
             self._require_run(conn, run_id)
             paths = sqlregistry.delete_run_links(conn, run_id, force)
-            conn.execute(
-                "DELETE FROM metrics WHERE series_id IN "
-                "(SELECT id FROM metric_series WHERE run_id = ?)",
-                (run_id,),
-            )
+            for table in ("metrics", "metric_blocks"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE series_id IN "
+                    "(SELECT id FROM metric_series WHERE run_id = ?)",
+                    (run_id,),
+                )
             for table in ("metric_series", "params", "tags", "datasets"):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             conn.execute("UPDATE runs SET parent_run_id = NULL WHERE parent_run_id = ?", (run_id,))
@@ -524,6 +525,7 @@ COPY_ORDER = (
     "tags",
     "metric_series",
     "metrics",
+    "metric_blocks",
     "datasets",
     "artifacts",
     "models",

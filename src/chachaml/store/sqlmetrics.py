@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chachaml.errors import NotFound
-from chachaml.store import sqlquery
+from chachaml.store import sqlblocks, sqlquery
 from chachaml.store.protocol import MetricPoint, RunDict
 from chachaml.store.sqlconn import Conn, IntegrityError, dialect_of
 
@@ -83,7 +83,8 @@ def insert_points(conn: Conn, cache: SeriesCache, points: Sequence[MetricPoint])
             conn.executemany(_APPEND_POINT, rows)
         else:
             conn.executemany(_INSERT_POINT, rows)
-        update_summaries(conn, batch, stored)
+        counts = update_summaries(conn, batch, stored)
+        sqlblocks.update(conn, batch, stored, counts)
     except BaseException:
         # The caller rolls back: the series rows created here are gone, so forget their ids.
         for pair in new:
@@ -116,7 +117,8 @@ def stored_summaries(conn: Conn, batch: dict[int, sqlquery.Summary]) -> dict[int
 
 def update_summaries(
     conn: Conn, batch: dict[int, sqlquery.Summary], stored: dict[int, tuple[Any, ...]]
-) -> None:
+) -> dict[int, int]:
+    """Write each series' merged summary; returns its point count after the batch."""
     updates = []
     for sid, summary in batch.items():
         old = stored[sid]
@@ -129,6 +131,7 @@ def update_summaries(
             merged = recompute_summary(conn, sid)
         updates.append((merged[0], *merged[2:10], sid))
     conn.executemany(_UPDATE_SUMMARY, updates)
+    return {row[-1]: row[0] for row in updates}
 
 
 def recompute_summary(conn: Conn, sid: int) -> sqlquery.Summary:
@@ -183,10 +186,12 @@ def history(
 ) -> list[tuple[int, float, int]]:
     """``(step, value, timestamp)`` of one series in step order (NaN restored).
 
-    With ``max_points`` a longer series is downsampled inside SQLite: the steps are cut into
+    With ``max_points`` a longer series is downsampled in the database: the steps are cut into
     equal ranges and each keeps its lowest and highest point (so spikes survive; a range of only
     NaN keeps one NaN point), plus the first and last point. Deterministic, and it never moves
-    a million points into Python.
+    a million points into Python. A long series answers from its min/max blocks
+    (:mod:`chachaml.store.sqlblocks`; ranges are then whole blocks wide), a shorter one from a
+    range scan of its points.
     """
     row = conn.execute(
         "SELECT id, count FROM metric_series WHERE run_id = ? AND key = ?", (run_id, key)
@@ -195,7 +200,7 @@ def history(
         return []
     sid, count = row
     if max_points is not None and count > max_points:
-        return _downsampled(conn, sid, max_points)
+        return _downsampled(conn, sid, count, max_points)
     return [
         (step, sqlquery.nan_if_null(value), ts)
         for step, value, ts in conn.execute(
@@ -205,27 +210,40 @@ def history(
 
 
 _RANGE = "FROM metrics WHERE series_id = ? AND step >= ? AND step <= ?"
-# The lowest/highest point of a step range: ties go to the lowest step, and a range of only NaN
-# keeps its last point. SQLite returns the other columns of the row holding the min()/max();
-# PostgreSQL spells the same choice with ORDER BY ... LIMIT 1.
+# The lowest/highest finite point of a step range, ties to the lowest step. SQLite returns the
+# other columns of the row holding the min()/max() (any row when the range holds only NaN; then
+# _FIRST picks its first point); PostgreSQL spells the same choice with ORDER BY ... LIMIT 1.
 _EXTREME = {
     "sqlite": {fn: f"SELECT step, value, timestamp, {fn}(value) {_RANGE}" for fn in ("min", "max")},
     "postgresql": {
-        fn: f"SELECT step, value, timestamp {_RANGE} "
-        f"ORDER BY value {order} NULLS LAST, CASE WHEN value IS NULL THEN -step ELSE step END "
+        fn: f"SELECT step, value, timestamp {_RANGE} ORDER BY value {order} NULLS LAST, step "
         "LIMIT 1"
         for fn, order in (("min", "ASC"), ("max", "DESC"))
     },
 }
+_FIRST = f"SELECT step, value, timestamp {_RANGE} ORDER BY step LIMIT 1"
 
 
-def _downsampled(conn: Conn, sid: int, max_points: int) -> list[tuple[int, float, int]]:
+def _downsampled(conn: Conn, sid: int, count: int, max_points: int) -> list[tuple[int, float, int]]:
     edge = "SELECT step, value, timestamp FROM metrics WHERE series_id = ? ORDER BY step {} LIMIT 1"
     first = conn.execute(edge.format("ASC"), (sid,)).fetchone()
     last = conn.execute(edge.format("DESC"), (sid,)).fetchone()
     keep = {first[0]: first, last[0]: last}
     buckets = (max_points - 2) // 2
-    if buckets > 0:
+    steps = None
+    if buckets > 0 and count >= sqlblocks.ROLLUP_MIN:
+        steps = sqlblocks.plan(conn, sid, first[0], last[0], buckets)
+    if steps is not None:
+        wanted = [s for s in steps if s not in keep]
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            for row in conn.execute(
+                "SELECT step, value, timestamp FROM metrics "
+                f"WHERE series_id = ? AND step IN ({_marks(len(chunk))})",
+                (sid, *chunk),
+            ):
+                keep[row[0]] = tuple(row)
+    elif buckets > 0:
         lo, hi = first[0], last[0]
         width = -(-(hi - lo + 1) // buckets)
         extreme = _EXTREME[dialect_of(conn)]
@@ -236,9 +254,11 @@ def _downsampled(conn: Conn, sid: int, max_points: int) -> list[tuple[int, float
             bounds = (sid, start, min(start + width - 1, hi))
             for fn in ("min", "max"):
                 row = conn.execute(extreme[fn], bounds).fetchone()
-                if row is not None and row[0] is not None:
-                    step, value, ts = row[:3]
-                    keep[step] = (step, value, ts)
+                if row is None or row[0] is None:  # no point in this range
+                    continue
+                if row[1] is None:  # only NaN in this range: keep its first point
+                    row = conn.execute(_FIRST, bounds).fetchone()
+                keep[row[0]] = tuple(row[:3])
     points = [keep[s] for s in sorted(keep)][:max_points]
     return [(step, sqlquery.nan_if_null(value), ts) for step, value, ts in points]
 

@@ -225,7 +225,9 @@ def count_runs_sql(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
 
 # -- metric series summaries ---------------------------------------------------------------
 # A series summary: [count, first_step, first_value, last_step, last_value, last_ts,
-#                    min_value, min_step, max_value, max_step, in_order]
+#                    min_value, min_step, max_value, max_step, in_order,
+#                    low_step, high_step, steps, values]
+# (the batch's lowest and highest step whatever their order, then its steps and values)
 Summary = list[Any]
 
 
@@ -248,7 +250,8 @@ def summarise_batch(rows: Sequence[tuple[int, int, float, int]]) -> dict[int, Su
     for sid, group in groups.items():
         steps = [r[1] for r in group]
         first, last = group[0], group[-1]
-        in_order = steps == sorted(steps) and len(set(steps)) == len(steps)
+        ordered = sorted(steps)
+        in_order = steps == ordered and len(set(steps)) == len(steps)
         summary: Summary = [len(group), first[1], first[2], last[1], last[2], last[3]]
         values = [r[2] for r in group]
         finite = [v for v in values if v == v]  # NaN is the only value unequal to itself
@@ -258,7 +261,7 @@ def summarise_batch(rows: Sequence[tuple[int, int, float, int]]) -> dict[int, Su
             summary += [low, steps[values.index(low)], high, steps[values.index(high)]]
         else:
             summary += [None, None, None, None]
-        summary.append(in_order)
+        summary += [in_order, ordered[0], ordered[-1], steps, values]
         out[sid] = summary
     return out
 
