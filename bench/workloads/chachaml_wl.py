@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import _common as c
@@ -229,6 +232,114 @@ def w8_query(args: dict[str, Any]) -> c.Result:
     return {"history_ms": t * 1e3}
 
 
+# -- W9/W10: the HTTP server (a `chachaml server` subprocess on loopback) -----------------------
+@contextlib.contextmanager
+def _server(db: str) -> Iterator[str]:
+    """``chachaml server --store db`` in its own process; yields its URL once /healthz answers."""
+    import httpx
+
+    from chachaml.server.testing import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "chachaml", "server", "--store", db, "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-300:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # polling for readiness, not synchronising on a guess
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def w9_populate(args: dict[str, Any]) -> c.Result:
+    """N runs (an ``acc`` metric each) plus one run with a P-point series, written through the
+    store protocol in large batches (the server workloads time reads, not this)."""
+    from chachaml.store.protocol import NewRun
+
+    n, points = args["runs"], args["points"]
+    store = _store(args["db"])
+    meta = store.meta
+    now = time.time_ns() // 1_000_000
+    t0 = time.perf_counter()
+    for lo in range(0, n, 1000):
+        ids = [f"{i:032x}" for i in range(lo, min(n, lo + 1000))]
+        for i, run_id in enumerate(ids, lo):
+            meta.create_run(NewRun(run_id, f"exp{i % 10}", None, now + i, "bench"))
+        meta.log_metrics([(r, "acc", 0, c.acc_of(i), now) for i, r in enumerate(ids, lo)])
+    t1 = time.perf_counter()
+    big = "f" * 32
+    meta.create_run(NewRun(big, "big", None, now, "bench"))
+    values = c.series_values(points)
+    for lo in range(0, points, 100_000):
+        hi = min(points, lo + 100_000)
+        meta.log_metrics([(big, "loss", s, values[s], now) for s in range(lo, hi)])
+    t2 = time.perf_counter()
+    return {"populate_runs_per_s": n / (t1 - t0), "populate_points_per_s": points / (t2 - t1)}
+
+
+def w9_query(args: dict[str, Any]) -> c.Result:
+    """Loopback wall time (an upper bound of server time) of the runs page (100 of N runs with
+    the total count), the same page filtered on a metric, and the downsampled history."""
+    import httpx
+
+    big = "f" * 32
+    out: c.Result = {}
+    with _server(args["db"]) as url, httpx.Client(base_url=url, timeout=120) as client:
+
+        def get(path: str, params: dict[str, Any]) -> Any:
+            response = client.get(path, params=params)
+            response.raise_for_status()
+            return response.json()
+
+        page = {"limit": 100, "count": "true"}
+        t, body = c.time_query(lambda: get("/api/runs", page), args["repeat"])
+        assert body["count"] == args["runs"] + 1, body["count"]
+        assert len(body["runs"]) == 100, len(body["runs"])
+        out["runs_page_ms"] = t * 1e3
+        flt = {**page, "filter": f"metrics.acc > {c.THRESHOLD}"}
+        t, body = c.time_query(lambda: get("/api/runs", flt), args["repeat"])
+        assert body["count"] == c.expected_matches(args["runs"])["threshold"], body["count"]
+        out["runs_filtered_ms"] = t * 1e3
+        hist = {"key": "loss", "max_points": args["max_points"]}
+        url_h = f"/api/runs/{big}/metrics/history"
+        t, body = c.time_query(lambda: get(url_h, hist), args["repeat"])
+        assert 0 < len(body["points"]) <= args["max_points"], len(body["points"])
+        out["history_ms"] = t * 1e3
+    return out
+
+
+def w10_remote(args: dict[str, Any]) -> c.Result:
+    """``ml.log_metric`` loop through ``ml.use_store("http://...")`` into a fresh server
+    subprocess; points/s until ``end_run`` returned (every batch acknowledged by the server)."""
+    n = args["points"]
+    values = c.series_values(n)
+    os.environ["CHACHAML_OUTBOX_DIR"] = os.path.abspath(os.path.join(args["dir"], "outbox"))
+    db = os.path.abspath(os.path.join(args["dir"], "w10.db"))
+    with _server(db) as url:
+        ml.use_store(url)
+        log_metric = ml.log_metric
+        t0 = time.perf_counter()
+        run = ml.start_run(experiment="w10")
+        for step, v in enumerate(values):
+            log_metric("loss", v, step)
+        ml.end_run()
+        elapsed = time.perf_counter() - t0
+        stored = ml.get_run(run.id)["metric_stats"]["loss"]["count"]  # type: ignore[index]
+    assert stored == n, stored
+    return {"points_per_s": n / elapsed}
+
+
 WORKLOADS: dict[str, c.Workload] = {
     "w2": w2_single,
     "w3": w3_bulk,
@@ -239,6 +350,9 @@ WORKLOADS: dict[str, c.Workload] = {
     "w7_child": w7_child,
     "w8_populate": w8_populate,
     "w8_query": w8_query,
+    "w9_populate": w9_populate,
+    "w9_query": w9_query,
+    "w10": w10_remote,
 }
 
 if __name__ == "__main__":
