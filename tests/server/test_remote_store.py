@@ -95,8 +95,8 @@ def test_an_unreachable_server_fails_reads_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHACHAML_OUTBOX_DIR", str(tmp_path / "outbox"))
-    from chachaml.store import remote
+    from chachaml import _http
 
-    monkeypatch.setattr(remote, "BACKOFF", 0.001)
+    monkeypatch.setattr(_http, "BACKOFF", 0.001)
     with ml.store(f"http://127.0.0.1:{free_port()}") as st, pytest.raises(StoreUnavailable):
         ml.runs(store=st)

@@ -1,4 +1,5 @@
-"""The remote store: the metadata and artifact protocols over a chachaml server's HTTP API.
+"""The remote store: the metadata protocol over a chachaml server's HTTP API (the artifact half
+is :mod:`chachaml.artifacts.remote`; both share one :class:`chachaml._http.Http` client).
 
 ``ml.use_store("http://tracker:8080")`` opens it. Every call is one HTTP request (httpx, imported
 lazily) with retries and exponential backoff on connection errors and 502/503/504. Metric writes
@@ -14,233 +15,33 @@ This module is a storage layer: it knows the HTTP API, not the server's code.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
-import shutil
-import sqlite3
-import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any, BinaryIO
-from urllib.parse import quote
+from typing import Any
 
-from chachaml.artifacts import names
-from chachaml.artifacts.hashing import HashingWriter
-from chachaml.artifacts.protocol import StoredObject
-from chachaml.errors import (
-    AlreadyExists,
-    ChachamlError,
-    InUse,
-    InvalidFilter,
-    InvalidInput,
-    NotFound,
-    ParamConflict,
-    StoreUnavailable,
-)
+from chachaml._http import Http, Unreachable, quote_name, quote_part
+from chachaml.artifacts.remote import RemoteArtifactStore
+from chachaml.errors import AlreadyExists, ChachamlError, InvalidInput, StoreUnavailable
+from chachaml.store.outbox import Outbox, outbox_path
 from chachaml.store.protocol import MetricPoint, NewArtifact, NewRun, RunDict, RunQuery
 
 __all__ = ["RemoteArtifactStore", "RemoteMetadataStore", "open_remote", "sync_outbox"]
 
 _log = logging.getLogger("chachaml.remote")
 
-RETRIES = 4
-BACKOFF = 0.1  # seconds, doubled per retry, capped at 2 s
 PAGE = 1000  # the server's default page-size cap
 IDS_PER_REQUEST = 200  # keeps query strings far below header limits
 BATCH_POINTS = 50_000  # the server caps batches at 100,000 points
-_RETRY_STATUS = frozenset({502, 503, 504})
-_ERRORS: dict[str, type[ChachamlError]] = {
-    "not_found": NotFound,
-    "invalid_input": InvalidInput,
-    "invalid_filter": InvalidInput,
-    "already_exists": AlreadyExists,
-    "in_use": InUse,
-    "param_conflict": ParamConflict,
-    "store_unavailable": StoreUnavailable,
-}
-
-
-class Unreachable(StoreUnavailable):
-    """The server did not answer (after retries)."""
-
-
-def _error_from(status: int, body: bytes) -> ChachamlError:
-    try:
-        err = json.loads(body)["error"]
-        code, message = str(err["code"]), str(err["message"])
-    except (ValueError, KeyError, TypeError):
-        code, message = "error", body[:200].decode("utf-8", "replace") or f"HTTP {status}"
-    cls = _ERRORS.get(code)
-    if cls is InvalidInput and code == "invalid_filter":
-        return InvalidFilter(message)
-    if cls is not None:
-        return cls(message)
-    if status in (401, 403):
-        return StoreUnavailable(f"the server refused the request ({status}): {message}")
-    if status < 500:
-        return InvalidInput(message)
-    return StoreUnavailable(f"the server failed ({status}): {message}")
-
-
-class Http:
-    """One httpx client per store, shared by the metadata and artifact halves."""
-
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 60.0) -> None:
-        import httpx
-
-        self.base_url = base_url.rstrip("/")
-        headers = {"X-Chachaml-Nan": "tokens", "User-Agent": "chachaml-remote"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.client = httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=5.0),
-        )
-        self._transport_errors: tuple[type[BaseException], ...] = (httpx.TransportError,)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        body: Any = None,
-        content: Any = None,
-        headers: Mapping[str, str] | None = None,
-        retries: int = RETRIES,
-    ) -> Any:
-        """Send a request, retrying transport errors and 502/503/504; return the decoded JSON
-        body, or raise the error the server described (``Unreachable`` if it never answered)."""
-        hdrs = dict(headers or {})
-        if body is not None:
-            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-            hdrs["Content-Type"] = "application/json"
-        delay = BACKOFF
-        last: BaseException | None = None
-        for attempt in range(retries + 1):
-            if attempt:
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            try:
-                resp = self.client.request(
-                    method, path, params=params, content=content, headers=hdrs
-                )
-            except self._transport_errors as exc:
-                last = exc
-                if hasattr(content, "seek"):
-                    content.seek(0)
-                continue
-            if resp.status_code in _RETRY_STATUS:
-                last = _error_from(resp.status_code, resp.content)
-                continue
-            if resp.status_code >= 400:
-                raise _error_from(resp.status_code, resp.content)
-            ctype = resp.headers.get("content-type", "")
-            if ctype.startswith("application/json"):
-                return json.loads(resp.content)
-            return resp.content
-        raise Unreachable(f"chachaml server {self.base_url} is unreachable: {last}")
-
-    def get_or_none(self, path: str, params: Any = None) -> Any:
-        try:
-            return self.send("GET", path, params=params)
-        except NotFound:
-            return None
-
-
-def _q(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _name(name: str) -> str:
-    """An artifact name for a URL path: validated here (a client never sends ``..``), with
-    slashes kept so the server's path parameter sees the name as given."""
-    return quote(names.validate(name), safe="/")
+_q = quote_part
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
     for i in range(0, len(ids), IDS_PER_REQUEST):
         yield ids[i : i + IDS_PER_REQUEST]
-
-
-def outbox_path(url: str) -> str:
-    """The outbox file for a server URL."""
-    root = os.environ.get("CHACHAML_OUTBOX_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "chachaml"
-    )
-    digest = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
-    return os.path.join(root, f"outbox-{digest}.db")
-
-
-class Outbox:
-    """Metric batches waiting for the server, in order, each with its idempotency key."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    def _db(self, create: bool) -> sqlite3.Connection | None:
-        if self._conn is None:
-            if not create and not os.path.exists(self.path):
-                return None
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-                "idem TEXT NOT NULL, body BLOB NOT NULL, created REAL NOT NULL)"
-            )
-            conn.commit()
-            self._conn = conn
-        return self._conn
-
-    def append(self, idem: str, body: bytes) -> None:
-        with self._lock:
-            conn = self._db(create=True)
-            assert conn is not None
-            with conn:
-                conn.execute(
-                    "INSERT INTO outbox (idem, body, created) VALUES (?, ?, ?)",
-                    (idem, body, time.time()),
-                )
-
-    def first(self) -> tuple[int, str, bytes] | None:
-        with self._lock:
-            conn = self._db(create=False)
-            if conn is None:
-                return None
-            row = conn.execute("SELECT seq, idem, body FROM outbox ORDER BY seq LIMIT 1").fetchone()
-            return None if row is None else (int(row[0]), str(row[1]), bytes(row[2]))
-
-    def remove(self, seq: int) -> None:
-        with self._lock:
-            conn = self._db(create=False)
-            if conn is not None:
-                with conn:
-                    conn.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
-
-    def count(self) -> int:
-        with self._lock:
-            conn = self._db(create=False)
-            if conn is None:
-                return 0
-            return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
 
 
 def encode_batch(points: Sequence[MetricPoint]) -> dict[str, Any]:
@@ -522,7 +323,7 @@ class RemoteMetadataStore:
 
     def get_artifact(self, run_id: str, name: str) -> RunDict | None:
         found: RunDict | None = self.http.get_or_none(
-            f"/api/runs/{_q(run_id)}/artifact-info/{_name(name)}"
+            f"/api/runs/{_q(run_id)}/artifact-info/{quote_name(name)}"
         )
         return found
 
@@ -587,150 +388,6 @@ class RemoteMetadataStore:
                 "GET", "/api/store/model-versions-of-runs", params={"ids": list(chunk)}
             )
         return out
-
-
-class _StagedWriter(HashingWriter):
-    """Stages artifact bytes in a local temp file while hashing; ``commit`` uploads them to the
-    server's artifact store, which refuses to overwrite an existing key."""
-
-    def __init__(self, store: RemoteArtifactStore, staging: str) -> None:
-        super().__init__()
-        self._store = store
-        fd, self._path = tempfile.mkstemp(prefix="stage-", dir=staging)
-        self._file = os.fdopen(fd, "wb")
-
-    def commit(self, key: str) -> None:
-        if self._file is None:
-            raise ValueError("commit of a closed artifact writer")
-        self._file.close()
-        self._file = None
-        try:
-            self._store._upload(key, self._path, self._size)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(self._path)
-
-    def discard(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        with contextlib.suppress(OSError):
-            os.unlink(self._path)
-
-
-class RemoteArtifactStore:
-    """:class:`~chachaml.artifacts.protocol.ArtifactStore` over the server's blob routes
-    (``/api/store/blobs/<run_id>/<name>``). Writes stage locally, then upload on ``commit``;
-    ``local_path`` downloads into a per-store cache directory removed on close."""
-
-    def __init__(self, url: str, http: Http) -> None:
-        self.url = url
-        self._http = http
-        self._dir: str | None = None
-
-    def _local(self) -> str:
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="chachaml-remote-")
-        return self._dir
-
-    @staticmethod
-    def _path(key: str) -> str:
-        run_id, sep, name = key.partition("/")
-        if not sep or not name:
-            raise InvalidInput(f"artifact key {key!r} must look like <run_id>/<name>")
-        return f"{_q(run_id)}/{_name(name)}"
-
-    def writer(self) -> _StagedWriter:
-        return _StagedWriter(self, self._local())
-
-    def _upload(self, key: str, path: str, size: int) -> None:
-        with open(path, "rb") as f:
-            self._http.send(
-                "PUT",
-                f"/api/store/blobs/{self._path(key)}",
-                content=f,
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            )
-
-    def _download(self, key: str, target: IO[bytes]) -> None:
-        path = f"/api/store/blobs/{self._path(key)}"
-        import httpx
-
-        try:
-            with self._http.client.stream("GET", path) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise _error_from(resp.status_code, resp.content)
-                for block in resp.iter_bytes(1024 * 1024):
-                    target.write(block)
-        except httpx.TransportError as exc:
-            raise Unreachable(
-                f"chachaml server {self._http.base_url} is unreachable: {exc}"
-            ) from exc
-
-    def open(self, key: str) -> BinaryIO:
-        spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
-        try:
-            self._download(key, spool)
-        except BaseException:
-            spool.close()
-            raise
-        spool.seek(0)
-        return spool  # type: ignore[return-value]
-
-    def local_path(self, key: str) -> str:
-        target = os.path.join(self._local(), "cache", hashlib.sha256(key.encode()).hexdigest())
-        if not os.path.exists(target):
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target))
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    self._download(key, f)
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        return target
-
-    def _info(self, key: str) -> RunDict | None:
-        found: RunDict | None = self._http.get_or_none(f"/api/store/blob-info/{self._path(key)}")
-        return found
-
-    def exists(self, key: str) -> bool:
-        return self._info(key) is not None
-
-    def size(self, key: str) -> int:
-        info = self._info(key)
-        if info is None:
-            raise NotFound(f"artifact {key!r} does not exist")
-        return int(info["size"])
-
-    def delete(self, key: str) -> int:
-        """Remove bytes no metadata row references (the server refuses others)."""
-        return int(self._http.send("DELETE", f"/api/store/blobs/{self._path(key)}")["freed"])
-
-    def iter_keys(self) -> Iterator[StoredObject]:
-        for o in self._http.send("GET", "/api/store/artifact-objects"):
-            yield StoredObject(str(o["key"]), int(o["size"]), float(o["modified"]))
-
-    def clean_staging(self, older_than: float) -> int:
-        if self._dir is None:
-            return 0
-        freed = 0
-        for entry in os.scandir(self._dir):
-            if entry.name.startswith("stage-"):
-                st = entry.stat()
-                if st.st_mtime < older_than:
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
-                        freed += st.st_size
-        return freed
-
-    def close(self) -> None:
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
 
 
 def open_remote(url: str) -> tuple[RemoteMetadataStore, RemoteArtifactStore]:
