@@ -462,3 +462,70 @@ def test_newest_first_listing_needs_no_sort(store: ml.Store) -> None:
         conn.close()
     assert "runs_by_start" in plan
     assert "TEMP B-TREE" not in plan
+
+
+def _runs_stat(path: Path) -> int | None:
+    conn = sqlite3.connect(str(path))
+    try:
+        row = conn.execute("SELECT stat FROM sqlite_stat1 WHERE idx = 'runs_by_start'").fetchone()
+    except sqlite3.OperationalError:  # no sqlite_stat1 table: never analyzed
+        return None
+    finally:
+        conn.close()
+    return None if row is None else int(row[0].split()[0])
+
+
+def _add_runs(path: Path, start: int, stop: int) -> None:
+    with ml.open_store(str(path)) as st:
+        for i in range(start, stop):
+            st.meta.create_run(NewRun(f"{i:032x}", "e", None, i, "t"))
+
+
+def test_planner_statistics_appear_once_the_store_is_big_and_follow_its_growth(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "stats.db"
+    raw = sqlite3.connect(str(path), isolation_level=None)
+
+    def refresh() -> int | None:
+        sqlite_store.SQLiteStore._refresh_stats(raw)
+        return _runs_stat(path)
+
+    def forget() -> None:  # closing a store may gather statistics too (PRAGMA optimize)
+        raw.execute("DROP TABLE IF EXISTS sqlite_stat1")
+
+    _add_runs(path, 0, sqlite_store.STATS_MIN_RUNS - 1)
+    forget()
+    assert refresh() is None  # small stores plan well without them
+    _add_runs(path, sqlite_store.STATS_MIN_RUNS - 1, 1500)
+    forget()
+    first = refresh()
+    assert first is not None and first >= sqlite_store.STATS_MIN_RUNS
+    _add_runs(path, 1500, 2000)
+    raw.execute("UPDATE sqlite_stat1 SET stat = ? WHERE idx = 'runs_by_start'", (f"{first} 1",))
+    assert refresh() == first  # grown by a third: the statistics stay
+    _add_runs(path, 2000, 3500)
+    raw.execute("UPDATE sqlite_stat1 SET stat = ? WHERE idx = 'runs_by_start'", (f"{first} 1",))
+    again = refresh()  # more than doubled: gathered again
+    assert again is not None and again > 2 * first
+    forget()
+    raw.close()
+    with ml.open_store(str(path)) as st:  # opening a store applies the same rule
+        ml.runs(limit=1, store=st)
+        assert _runs_stat(path) is not None
+
+
+def test_a_selective_threshold_is_driven_by_its_index_once_analyzed(tmp_path: Path) -> None:
+    path = tmp_path / "plan.db"
+    with ml.open_store(str(path)) as st:
+        for lo in range(0, 3000, 500):
+            for i in range(lo, lo + 500):
+                st.meta.create_run(NewRun(f"{i:032x}", "e", None, i, "t"))
+            st.meta.log_metrics([(f"{i:032x}", "acc", 0, i / 3000, 0) for i in range(lo, lo + 500)])
+    with ml.open_store(str(path)) as st:
+        q = query.build_query(metric=("acc", ">", 0.99), limit=None)
+        sql, params = sqlquery.list_runs_sql(q, dialect="sqlite")
+        with st.meta._read() as conn:  # type: ignore[attr-defined]
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        assert "metric_series_by_last" in plan[0] or "autoindex_runs" in plan[0], plan
+        assert len(ml.search_runs(metric="acc", op=">", value=0.99, limit=None, store=st)) == 29
