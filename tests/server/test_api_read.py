@@ -135,3 +135,27 @@ def test_health_and_openapi_are_published(client: TestClient) -> None:
 def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> None:
     assert_error(client.get("/api/nothing-here"), 404)
     assert_error(client.delete("/api/experiments"), 405)
+
+
+def test_runs_query_by_post_takes_long_id_lists_and_the_get_parameters(
+    client: TestClient, new_run: Callable[..., str]
+) -> None:
+    ids = [new_run(experiment="q", tags={"even": str(i % 2 == 0)}) for i in range(1200)]
+    _log(client, ids[5], "acc", [0.9])
+    wanted = ids[:1100]  # more than a URL's `ids` allows (1,000)
+    page = client.post("/api/runs/query", json={"ids": wanted, "limit": 1000, "count": True})
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert body["count"] == 1100
+    assert [r["id"] for r in body["runs"]] == wanted[::-1][:1000]
+    tail = client.post("/api/runs/query", json={"ids": wanted, "offset": 1000, "limit": 1000})
+    assert [r["id"] for r in tail.json()["runs"]] == wanted[::-1][1000:]
+    same = client.get("/api/runs", params={"tag": "even=True", "limit": 7}).json()["runs"]
+    posted = client.post("/api/runs/query", json={"tags": {"even": "True"}, "limit": 7})
+    assert posted.json()["runs"] == same
+    hit = client.post("/api/runs/query", json={"metric": "acc", "op": ">", "value": 0.5})
+    assert [r["id"] for r in hit.json()["runs"]] == [ids[5]]
+    assert_error(client.post("/api/runs/query", json={"idz": []}), 422)
+    assert_error(client.post("/api/runs/query", json={"ids": ["x" * 32] * 10_001}), 422)
+    assert_error(client.post("/api/runs/query", json={"ids": ["not-an-id"]}), 422)
+    assert_error(client.post("/api/runs/query", json={"filter": "metrics.acc >"}), 422)

@@ -100,3 +100,23 @@ def test_an_unreachable_server_fails_reads_clearly(
     monkeypatch.setattr(_http, "BACKOFF", 0.001)
     with ml.store(f"http://127.0.0.1:{free_port()}") as st, pytest.raises(StoreUnavailable):
         ml.runs(store=st)
+
+
+def test_listing_hundreds_of_explicit_ids_through_the_remote_store(live: LiveServer) -> None:
+    from chachaml import query
+
+    with ml.store(live.url) as st:
+        ids = []
+        for i in range(450):
+            with ml.run(experiment="many", tags={"odd": str(i % 2)}) as run:
+                pass
+            ids.append(run.id)
+        q = query.build_query(ids=ids[:420], limit=None)
+        assert [r["id"] for r in st.meta.list_runs(q)] == ids[:420][::-1]
+        assert st.meta.count_runs(q) == 420
+        paged = st.meta.list_runs(q._replace(limit=50, offset=400))
+        assert [r["id"] for r in paged] == ids[:20][::-1]
+        odd = q._replace(tags={"odd": "1"})
+        assert st.meta.count_runs(odd) == 210
+        assert st.meta.list_runs(q._replace(ids=[])) == []
+        assert st.meta.count_runs(q._replace(ids=[])) == 0

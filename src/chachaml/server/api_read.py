@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -51,6 +52,63 @@ def healthz(request: Request) -> Response:
     return json_response(request, {"status": "ok"})
 
 
+class RunsQuery(BaseModel):
+    """``POST /api/runs/query``: the ``GET /api/runs`` parameters as a JSON body, for id lists
+    too long for a URL (up to 10,000 ids)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiment: Annotated[str | None, Field(max_length=10_000)] = None
+    status: Annotated[str | None, Field(max_length=10_000)] = None
+    name: Annotated[str | None, Field(max_length=10_000)] = None
+    parent_run_id: Annotated[str | None, Field(max_length=10_000)] = None
+    created_by: Annotated[str | None, Field(max_length=10_000)] = None
+    tags: Annotated[dict[str, str], Field(max_length=100)] = {}
+    filter: Annotated[str | None, Field(max_length=10_000)] = None
+    order_by: Annotated[list[str], Field(max_length=20)] = []
+    limit: Annotated[int | None, Field(ge=0)] = None
+    offset: Annotated[int, Field(ge=0, le=2**62)] = 0
+    include_archived: bool = False
+    count: bool = False
+    ids: Annotated[list[str], Field(max_length=10_000)] = []
+    metric: Annotated[str | None, Field(max_length=250)] = None
+    op: Annotated[str | None, Field(pattern="^(>|>=|<|<=|=|!=|exists)$")] = None
+    value: float = 0.0
+
+
+def _runs_page(request: Request, q: RunsQuery) -> Response:
+    threshold = None
+    if q.metric is not None:
+        _validate.key(q.metric, "metric")
+        value = q.value if q.op == "exists" else _validate.finite_number(q.value, "value")
+        threshold = (q.metric, q.op or "exists", value)
+    if q.filter:
+        from chachaml import filters
+
+        filters.validate(q.filter)
+    page = _page_limit(request, q.limit)
+    built = query.build_query(
+        experiment=q.experiment,
+        status=q.status,
+        name=q.name,
+        parent_run_id=q.parent_run_id,
+        created_by=q.created_by,
+        tags=q.tags or None,
+        filter=q.filter,
+        ids=q.ids or None,
+        metric=threshold,
+        order_by=q.order_by or None,
+        limit=page,
+        offset=q.offset,
+        include_archived=q.include_archived,
+    )
+    st = query.resolve(store_of(request))
+    found = st.meta.list_runs(built)
+    total = st.meta.count_runs(built._replace(limit=None, offset=0)) if q.count else None
+    body = {"runs": found, "count": total, "limit": page, "offset": q.offset}
+    return json_response(request, body)
+
+
 @router.get("/api/runs", dependencies=[READ], tags=["runs"])
 def list_runs(
     request: Request,
@@ -75,36 +133,32 @@ def list_runs(
 
     ``metric``/``op``/``value`` is the threshold form (latest value; ``op=exists`` for runs that
     logged the metric); ``ids`` restricts to those runs."""
-    threshold = None
-    if metric is not None:
-        _validate.key(metric, "metric")
-        if op != "exists":
-            value = _validate.finite_number(value, "value")
-        threshold = (metric, op or "exists", value)
-    if filter:
-        from chachaml import filters
-
-        filters.validate(filter)
-    page = _page_limit(request, limit)
-    q = query.build_query(
+    q = RunsQuery.model_construct(
         experiment=experiment,
         status=status,
         name=name,
         parent_run_id=parent_run_id,
         created_by=created_by,
-        tags=parse_tags(tag),
+        tags=parse_tags(tag) or {},
         filter=filter,
-        ids=ids or None,
-        metric=threshold,
-        order_by=order_by or None,
-        limit=page,
+        order_by=order_by,
+        limit=limit,
         offset=offset,
         include_archived=include_archived,
+        count=count,
+        ids=ids,
+        metric=metric,
+        op=op,
+        value=value,
     )
-    st = query.resolve(store_of(request))
-    found = st.meta.list_runs(q)
-    total = st.meta.count_runs(q._replace(limit=None, offset=0)) if count else None
-    return json_response(request, {"runs": found, "count": total, "limit": page, "offset": offset})
+    return _runs_page(request, q)
+
+
+@router.post("/api/runs/query", dependencies=[READ], tags=["runs"])
+def query_runs(request: Request, body: RunsQuery) -> Response:
+    """The same listing as ``GET /api/runs`` with the parameters in a JSON body (``tags`` as
+    an object); use it for long ``ids`` lists."""
+    return _runs_page(request, body)
 
 
 @router.get("/api/runs/{run_id}", dependencies=[READ], tags=["runs"])

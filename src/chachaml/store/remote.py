@@ -35,6 +35,7 @@ _log = logging.getLogger("chachaml.remote")
 
 PAGE = 1000  # the server's default page-size cap
 IDS_PER_REQUEST = 200  # keeps query strings far below header limits
+IDS_PER_QUERY = 10_000  # the server's cap on ids in a POST /api/runs/query body
 BATCH_POINTS = 50_000  # the server caps batches at 100,000 points
 _q = quote_part
 
@@ -126,35 +127,39 @@ class RemoteMetadataStore:
         found: RunDict | None = self.http.get_or_none(f"/api/runs/{_q(run_id)}")
         return found
 
-    def _run_params(self, query: RunQuery) -> list[tuple[str, Any]]:
-        params: list[tuple[str, Any]] = []
+    @staticmethod
+    def _run_body(query: RunQuery) -> dict[str, Any]:
+        """A ``POST /api/runs/query`` body (a JSON body: id lists of any length fit)."""
+        body: dict[str, Any] = {}
         for field in ("experiment", "status", "name", "parent_run_id", "created_by", "filter"):
             value = getattr(query, field)
             if value is not None:
-                params.append((field, value))
-        for k, v in (query.tags or {}).items():
-            params.append(("tag", f"{k}={v}"))
-        for run_id in query.ids or ():
-            params.append(("ids", run_id))
+                body[field] = value
+        if query.tags:
+            body["tags"] = dict(query.tags)
+        if query.ids is not None:
+            body["ids"] = list(query.ids)
         if query.metric is not None:
             key, op, value = query.metric
-            params += [("metric", key), ("op", op), ("value", repr(float(value)))]
-        for field, desc in query.order_by:
-            params.append(("order_by", f"{field} {'desc' if desc else 'asc'}"))
+            body.update(metric=key, op=op, value=float(value))
+        if query.order_by:
+            body["order_by"] = [f"{f} {'desc' if desc else 'asc'}" for f, desc in query.order_by]
         if query.include_archived:
-            params.append(("include_archived", "true"))
-        return params
+            body["include_archived"] = True
+        return body
 
     def list_runs(self, query: RunQuery) -> list[RunDict]:
-        if query.ids is not None and len(query.ids) > IDS_PER_REQUEST:
-            raise InvalidInput(f"the remote store lists at most {IDS_PER_REQUEST} ids at once")
-        base = self._run_params(query)
+        if query.ids is not None and not query.ids:
+            return []
+        base = self._run_body(query)
+        if query.ids is not None and len(query.ids) > IDS_PER_QUERY:
+            raise InvalidInput(f"the remote store lists at most {IDS_PER_QUERY} ids at once")
         out: list[RunDict] = []
         offset, remaining = query.offset, query.limit
         while remaining is None or remaining > 0:
             page = PAGE if remaining is None else min(PAGE, remaining)
             got = self.http.send(
-                "GET", "/api/runs", params=[*base, ("limit", page), ("offset", offset)]
+                "POST", "/api/runs/query", body={**base, "limit": page, "offset": offset}
             )["runs"]
             out.extend(got)
             offset += len(got)
@@ -165,8 +170,10 @@ class RemoteMetadataStore:
         return out
 
     def count_runs(self, query: RunQuery) -> int:
-        params = [*self._run_params(query), ("limit", 0), ("count", "true")]
-        return int(self.http.send("GET", "/api/runs", params=params)["count"])
+        if query.ids is not None and not query.ids:
+            return 0
+        body = {**self._run_body(query), "limit": 0, "count": True}
+        return int(self.http.send("POST", "/api/runs/query", body=body)["count"])
 
     def local_running_runs(self, host: str) -> list[tuple[str, int | None]]:
         # Crashed remote runs are found by the server's heartbeat timeout, not by local pids.
