@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS_DIR = ROOT / "bench" / ".peers"
@@ -49,7 +50,7 @@ def venv_python(peer: Peer) -> Path:
     return PEERS_DIR / peer.name / "bin" / "python"
 
 
-def ensure(peer: Peer, log: object = sys.stderr) -> tuple[str | None, str | None]:
+def ensure(peer: Peer, log: TextIO = sys.stderr) -> tuple[str | None, str | None]:
     """``(python, None)`` for a ready venv (created if missing) or ``(None, reason)``."""
     venv = PEERS_DIR / peer.name
     python = venv_python(peer)

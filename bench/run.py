@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers
+from report import CHACHAML, LABELS, RAW, render, rows_for, spread_vs, targets_for
 
 ROOT = peers.ROOT
 BENCH = ROOT / "bench"
@@ -39,8 +40,6 @@ RESULTS = BENCH / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 TIMEOUT_S = 1800
 
-CHACHAML, RAW = "chachaml", "raw_sqlite"
-LABELS = {CHACHAML: "chachaml", RAW: "raw sqlite3", "mlflow": "MLflow", "trackio": "trackio"}
 
 DURABILITY = {
     CHACHAML: "`end_run()` returned: the run's points are committed in WAL with "
@@ -64,6 +63,10 @@ class Sizes:
     w7_points: int = 20_000
     w8_points: int = 1_000_000
     w8_max_points: int = 1_000
+    w9_runs: int = 100_000
+    w9_points: int = 1_000_000
+    w9_max_points: int = 2_000
+    w10_points: int = 200_000
     query_repeat: int = 7
 
     @classmethod
@@ -75,6 +78,9 @@ class Sizes:
             w5_runs=(100, 1_000),
             w7_points=2_000,
             w8_points=100_000,
+            w9_runs=10_000,
+            w9_points=100_000,
+            w10_points=20_000,
             query_repeat=3,
         )
 
@@ -87,6 +93,9 @@ class Lib:
     module: str
     prefix: list[str] = field(default_factory=list)
     version: str | None = None
+    # Grow query stores past their first size by copying the rows its API wrote (peers only:
+    # building 10,000 runs through MLflow's or trackio's API takes many minutes).
+    replicate: bool = False
 
 
 # -- running workloads ------------------------------------------------------------------------
@@ -117,25 +126,6 @@ def run_one(lib: Lib, cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
     return {"ok": False, "error": f"exit {proc.returncode}: {tail[-400:]}"}
 
 
-def store_cache(lib: Lib, wid: str, n: int) -> Path | None:
-    """Where a peer's populated query store is kept between runs (``bench/.peers/``, gitignored).
-
-    Building 10,000 runs through MLflow's or trackio's API takes minutes (trackio's grows
-    quadratically), and W5 times the queries, not the building; chachaml and raw sqlite3 always
-    build afresh. The key includes the peer version and the workload code, so a change rebuilds.
-    """
-    if lib.name in (CHACHAML, RAW):
-        return None
-    import hashlib
-
-    h = hashlib.sha256()
-    for path in (WORKLOADS / "_common.py", lib.script):
-        h.update(path.read_bytes())
-    return (
-        peers.PEERS_DIR / "store-cache" / f"{lib.name}-{lib.version}-{wid}-{n}-{h.hexdigest()[:10]}"
-    )
-
-
 class Runner:
     def __init__(self, libs: list[Lib], sizes: Sizes, repeat: int, env: dict[str, str]) -> None:
         self.libs = libs
@@ -143,6 +133,15 @@ class Runner:
         self.repeat = repeat
         self.env = env
         self.results: dict[str, dict[str, dict[str, Any]]] = {lib.name: {} for lib in libs}
+        self.wall: dict[str, dict[str, float]] = {}  # workload group -> library -> seconds
+
+    def run(self, lib: Lib, group: str, cmd: list[str]) -> dict[str, Any]:
+        """``run_one``, adding its wall time to ``group``'s row of the run-time table."""
+        t0 = time.monotonic()
+        out = run_one(lib, cmd, self.env)
+        slot = self.wall.setdefault(group, {})
+        slot[lib.name] = slot.get(lib.name, 0.0) + time.monotonic() - t0
+        return out
 
     def record(self, lib: Lib, wid: str, out: dict[str, Any]) -> None:
         slot = self.results[lib.name].setdefault(wid, {"reps": [], "errors": []})
@@ -166,17 +165,17 @@ class Runner:
                 shutil.rmtree(work, ignore_errors=True)
                 work.mkdir(parents=True)
                 a = args(lib, work)
-                out = run_one(lib, [str(lib.script), name, json.dumps(a)], self.env)
+                out = self.run(lib, wid, [str(lib.script), name, json.dumps(a)])
                 self.record(lib, wid, out)
                 shutil.rmtree(work, ignore_errors=True)
 
     def import_time(self) -> None:
         print("[w1]", flush=True)
         for lib in self.libs:  # warm-up: byte-compile and fill the page cache, not recorded
-            run_one(lib, [str(WORKLOADS / "import_time.py"), lib.module], self.env)
+            self.run(lib, "w1", [str(WORKLOADS / "import_time.py"), lib.module])
         for _ in range(self.repeat):
             for lib in self.libs:
-                out = run_one(lib, [str(WORKLOADS / "import_time.py"), lib.module], self.env)
+                out = self.run(lib, "w1", [str(WORKLOADS / "import_time.py"), lib.module])
                 self.record(lib, "w1", out)
 
     def stores(
@@ -187,8 +186,15 @@ class Runner:
         sizes: list[int],
         extra: dict[str, Any],
         libs: list[Lib],
+        replicate: str | None = None,
     ) -> None:
-        """Build a store once per library (growing it size by size), query it in fresh processes."""
+        """Build a store once per library (growing it size by size), query it in fresh processes.
+
+        Every store is built through its library's API (``populate``), except that with
+        ``replicate`` a library marked ``Lib.replicate`` (the peers) gets only the first size
+        through its API and grows past it by copying those runs' rows in SQL (``replicate``
+        workload: same data, fresh ids; recorded as ``<wid>_replicate_<n>``, not as throughput).
+        """
         print(f"[{wid}]", flush=True)
         dbs = {}
         for lib in libs:
@@ -196,28 +202,32 @@ class Runner:
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
             dbs[lib.name] = str((work / f"{wid}.db").relative_to(ROOT))
+        broken: dict[str, str] = {}  # a store that failed to build is not queried
         start = 0
         for n in sizes:
             for lib in libs:
-                cache = store_cache(lib, wid, n)
-                work = WORK / lib.name / wid
-                if cache is not None and (cache / "populate.json").exists():
-                    shutil.rmtree(work, ignore_errors=True)
-                    shutil.copytree(cache / "store", work)
-                    out = json.loads((cache / "populate.json").read_text())
-                    out["cached"] = True
+                if lib.name in broken:
+                    continue
+                a = {"db": dbs[lib.name], "start": start, "runs": n, "points": n, **extra}
+                if replicate and lib.replicate and start:
+                    a["templates"] = sizes[0]
+                    out = self.run(lib, f"{wid} build", [str(lib.script), replicate, json.dumps(a)])
+                    self.record(lib, f"{wid}_replicate_{n}", out)
                 else:
-                    a = {"db": dbs[lib.name], "start": start, "runs": n, "points": n, **extra}
-                    out = run_one(lib, [str(lib.script), populate, json.dumps(a)], self.env)
-                    if cache is not None and out.get("ok"):
-                        shutil.rmtree(cache, ignore_errors=True)
-                        shutil.copytree(work, cache / "store")
-                        (cache / "populate.json").write_text(json.dumps(out))
-                self.record(lib, f"{wid}_populate_{n}", out)
+                    out = self.run(lib, f"{wid} build", [str(lib.script), populate, json.dumps(a)])
+                    self.record(lib, f"{wid}_populate_{n}", out)
+                if not out.get("ok"):
+                    why = out.get("error") or out.get("skipped") or "unknown error"
+                    broken[lib.name] = f"store not built: {why}"
+            for lib in libs:
+                if lib.name in broken:
+                    self.record(lib, f"{wid}_{n}", {"ok": False, "error": broken[lib.name]})
             for _ in range(self.repeat):
                 for lib in libs:
+                    if lib.name in broken:
+                        continue
                     a = {"db": dbs[lib.name], "runs": n, "points": n, **extra}
-                    out = run_one(lib, [str(lib.script), query, json.dumps(a)], self.env)
+                    out = self.run(lib, f"{wid} queries", [str(lib.script), query, json.dumps(a)])
                     self.record(lib, f"{wid}_{n}", out)
             start = n
         for lib in libs:
@@ -225,7 +235,10 @@ class Runner:
 
     def all(self) -> None:
         s = self.sizes
-        rel = lambda p: str(p.relative_to(ROOT))  # noqa: E731
+
+        def rel(p: Path) -> str:
+            return str(p.relative_to(ROOT))
+
         self.import_time()
         self.workload("w2", "w2", lambda lib, w: {"dir": rel(w), "n": s.w2_calls}, self.libs)
         w3 = {"keys": s.w3_keys, "steps": s.w3_steps}
@@ -239,7 +252,13 @@ class Runner:
         )
         self.workload("w4", "w4", lambda lib, w: {"dir": rel(w), "runs": s.w4_runs}, self.libs)
         self.stores(
-            "w5", "w5_populate", "w5_query", list(s.w5_runs), {"repeat": s.query_repeat}, self.libs
+            "w5",
+            "w5_populate",
+            "w5_query",
+            list(s.w5_runs),
+            {"repeat": s.query_repeat},
+            self.libs,
+            replicate="w5_replicate",
         )
         self.workload(
             "w7",
@@ -256,6 +275,18 @@ class Runner:
             {"repeat": 3, "max_points": s.w8_max_points},
             w8_libs,
         )
+        # The HTTP server (chachaml only): a `chachaml server` process over a big store, and
+        # logging through the remote store into a fresh one.
+        chacha = [lib for lib in self.libs if lib.name == CHACHAML]
+        self.stores(
+            "w9",
+            "w9_populate",
+            "w9_query",
+            [s.w9_runs],
+            {"repeat": s.query_repeat, "points": s.w9_points, "max_points": s.w9_max_points},
+            chacha,
+        )
+        self.workload("w10", "w10", lambda lib, w: {"dir": rel(w), "points": s.w10_points}, chacha)
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -285,257 +316,6 @@ def summarise(results: dict[str, dict[str, dict[str, Any]]]) -> None:
                 }
             slot["stats"] = stats
             slot["field_skips"] = skips
-
-
-# -- report rows and targets --------------------------------------------------------------------
-@dataclass(frozen=True)
-class Row:
-    wid: str
-    field: str
-    label: str
-    unit: str
-    higher_better: bool = False
-    worst: bool = False  # counts (errors, lost): report the worst repetition
-
-
-def rows_for(sizes: Sizes) -> list[Row]:
-    n3 = sizes.w3_keys * sizes.w3_steps
-    small, big = sizes.w5_runs
-    rows = [
-        Row("w1", "import_ms", "W1 import time", "ms"),
-        Row(
-            "w2",
-            "loop_us_per_call",
-            f"W2 {sizes.w2_calls:,} single log calls: per call, loop",
-            "µs",
-        ),
-        Row("w2", "end_ms", "W2 end of run until durable", "ms"),
-        Row("w2", "durable_us_per_call", "W2 per call incl. time until durable", "µs"),
-        Row("w3", "loop_us_per_call", f"W3 {n3:,} points: per call, loop", "µs"),
-        Row("w3", "end_ms", "W3 end of run until durable", "ms"),
-        Row("w3", "durable_s", f"W3 {n3:,} points: first call → durable", "s"),
-        Row("w3", "durable_us_per_point", "W3 per point incl. durable", "µs"),
-        Row("w3", "points_per_s", "W3 throughput", "points/s", higher_better=True),
-        Row(
-            "w3_log_metrics",
-            "durable_us_per_point",
-            "W3b chachaml `log_metrics(dict, step)` per point incl. durable",
-            "µs",
-        ),
-        Row(
-            "w4",
-            "runs_per_s",
-            f"W4 {sizes.w4_runs:,} runs x (10 params, 5 metrics, 2 tags)",
-            "runs/s",
-            higher_better=True,
-        ),
-    ]
-    for n in (small, big):
-        rows += [
-            Row(f"w5_{n}", "list_ms", f"W5 list all {n:,} runs", "ms"),
-            Row(f"w5_{n}", "best_ms", f"W5 best run by metric ({n:,} runs)", "ms"),
-            Row(f"w5_{n}", "threshold_ms", f"W5 threshold filter `acc > 0.9` ({n:,} runs)", "ms"),
-            Row(f"w5_{n}", "filter_expr_ms", f"W5 filter expression ({n:,} runs)", "ms"),
-        ]
-    rows += [
-        Row("w3", "bytes_per_point", "W6 bytes on disk per metric point", "B"),
-        Row(
-            "w7",
-            "errors",
-            f"W7 {sizes.w7_procs} procs x {sizes.w7_points:,} points: errors",
-            "",
-            worst=True,
-        ),
-        Row("w7", "lost", "W7 lost points", "", worst=True),
-        Row("w7", "points_per_s", "W7 aggregate throughput", "points/s", higher_better=True),
-        Row(
-            f"w8_{sizes.w8_points}",
-            "history_ms",
-            f"W8 history of a {sizes.w8_points:,}-point series → {sizes.w8_max_points:,} points",
-            "ms",
-        ),
-    ]
-    return rows
-
-
-def value(
-    results: dict[str, Any], lib: str, wid: str, fld: str, worst: bool = False
-) -> float | None:
-    st = results.get(lib, {}).get(wid, {}).get("stats", {}).get(fld)
-    if st is None:
-        return None
-    return float(st["max"] if worst else st["median"])
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    unit: str
-    get: Callable[[dict[str, Any]], float | None]
-    minimum: float  # the issue's bar (pass/fail)
-    goal: float  # SPEC §12
-    higher_better: bool = False
-
-
-def targets_for(sizes: Sizes) -> list[Target]:
-    big = sizes.w5_runs[1]
-
-    def v(
-        lib: str, wid: str, f: str, worst: bool = False
-    ) -> Callable[[dict[str, Any]], float | None]:
-        return lambda r: value(r, lib, wid, f, worst)
-
-    def ratio_to_raw(r: dict[str, Any]) -> float | None:
-        a, b = value(r, CHACHAML, "w3", "durable_s"), value(r, RAW, "w3", "durable_s")
-        return None if a is None or not b else a / b
-
-    def w7_bad(r: dict[str, Any]) -> float | None:
-        e, lost = v(CHACHAML, "w7", "errors", True)(r), v(CHACHAML, "w7", "lost", True)(r)
-        return None if e is None or lost is None else e + lost
-
-    return [
-        Target("`import chachaml`", "ms", v(CHACHAML, "w1", "import_ms"), 150, 100),
-        Target(
-            "`log_metric` per call, 100k loop incl. flush at run end",
-            "µs",
-            v(CHACHAML, "w3", "durable_us_per_point"),
-            5,
-            5,
-        ),
-        Target("100k points durable: time ÷ raw `executemany` time", "x", ratio_to_raw, 3, 2),
-        Target(
-            "1,000 runs x (10 params, 5 metrics, 2 tags)",
-            "runs/s",
-            v(CHACHAML, "w4", "runs_per_s"),
-            300,
-            500,
-            higher_better=True,
-        ),
-        Target(f"`best_run` over {big:,} runs", "ms", v(CHACHAML, f"w5_{big}", "best_ms"), 50, 5),
-        Target(f"list all {big:,} runs", "ms", v(CHACHAML, f"w5_{big}", "list_ms"), 40, 40),
-        Target(
-            f"threshold filter over {big:,} runs",
-            "ms",
-            v(CHACHAML, f"w5_{big}", "threshold_ms"),
-            5,
-            5,
-        ),
-        Target(
-            f"filter expression over {big:,} runs",
-            "ms",
-            v(CHACHAML, f"w5_{big}", "filter_expr_ms"),
-            50,
-            50,
-        ),
-        Target("bytes on disk per metric point", "B", v(CHACHAML, "w3", "bytes_per_point"), 48, 48),
-        Target(
-            f"{sizes.w7_procs} processes x {sizes.w7_points:,} points: errors + lost",
-            "",
-            w7_bad,
-            0,
-            0,
-        ),
-        Target(
-            f"history of a {sizes.w8_points:,}-point series, downsampled (library time; "
-            "§12 means server time)",
-            "ms",
-            v(CHACHAML, f"w8_{sizes.w8_points}", "history_ms"),
-            300,
-            300,
-        ),
-    ]
-
-
-def judge(t: Target, x: float | None) -> str:
-    if x is None:
-        return "not measured"
-    ok_min = x >= t.minimum if t.higher_better else x <= t.minimum
-    ok_goal = x >= t.goal if t.higher_better else x <= t.goal
-    if ok_goal:
-        return "**pass** (goal met)"
-    return "**pass** (issue bar; §12 goal not met)" if ok_min else "**FAIL**"
-
-
-# -- formatting ---------------------------------------------------------------------------------
-def fmt(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if x == 0:
-        return "0"
-    ax = abs(x)
-    if ax >= 10_000:
-        return f"{x:,.0f}"
-    if ax >= 100:
-        return f"{x:.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    if ax >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3g}"
-
-
-def cell(results: dict[str, Any], lib: str, row: Row) -> str:
-    slot = results.get(lib, {}).get(row.wid)
-    if slot is None:
-        return ""
-    skip = slot.get("field_skips", {}).get(row.field.removesuffix("_ms"))
-    st = slot.get("stats", {}).get(row.field)
-    if st is None:
-        if skip:
-            return f"n/a: {skip}"
-        if slot.get("skipped"):
-            return f"n/a: {slot['skipped']}"
-        if slot.get("errors"):
-            return f"error: {slot['errors'][0][:80]}"
-        return ""
-    if row.worst:
-        return fmt(st["max"])
-    if st["min"] == st["max"]:
-        return fmt(st["median"])
-    return f"{fmt(st['median'])} ({fmt(st['min'])}-{fmt(st['max'])})"
-
-
-def speedup(results: dict[str, Any], row: Row, other: str) -> str:
-    """How many times better chachaml is than ``other`` on this row (>1: chachaml ahead)."""
-    if row.worst:
-        return ""
-    a = value(results, CHACHAML, row.wid, row.field)
-    b = value(results, other, row.wid, row.field)
-    if a is None or b is None or a == 0 or b == 0:
-        return ""
-    r = a / b if row.higher_better else b / a
-    return f"{r:.2f}x"
-
-
-def spread_vs(
-    prev: dict[str, Any] | None, results: dict[str, Any], rows: list[Row]
-) -> dict[str, Any] | None:
-    """Relative change of every median against the previous run's (same sizes only)."""
-    if prev is None:
-        return None
-    out: dict[str, Any] = {
-        "previous_date": prev.get("meta", {}).get("date"),
-        "previous_src": prev.get("meta", {}).get("src"),
-        "previous_src_stable": prev.get("meta", {}).get("src_stable", False),
-        "previous_load_1min": prev.get("meta", {}).get("load_1min"),
-        "rows": {},
-    }
-    for lib in results:
-        for row in rows:
-            if row.worst:
-                continue
-            a = value(results, lib, row.wid, row.field)
-            b = value(prev.get("results", {}), lib, row.wid, row.field)
-            if a is None or b is None or b == 0:
-                continue
-            out["rows"][f"{lib}|{row.wid}|{row.field}"] = (a - b) / b
-    for lib in (CHACHAML, RAW):
-        deltas = {k: abs(v) for k, v in out["rows"].items() if k.startswith(lib + "|")}
-        if deltas:
-            out[f"{lib}_median_abs"] = statistics.median(deltas.values())
-            out[f"{lib}_max_abs"] = max(deltas.values())
-            out[f"{lib}_max_row"] = max(deltas, key=lambda k: deltas[k])
-    return out
 
 
 def src_fingerprint() -> str:
@@ -595,241 +375,6 @@ def machine_info(libs: list[Lib]) -> dict[str, Any]:
     }
 
 
-def render(data: dict[str, Any], sizes: Sizes) -> str:
-    meta = data["meta"]
-    results = data["results"]
-    libs = list(results)
-    peers_present = [p for p in ("mlflow", "trackio") if p in libs]
-    rows = rows_for(sizes)
-    out: list[str] = []
-    w = out.append
-    w("# Benchmarks")
-    w("")
-    w(
-        "Generated by `make bench` / `make bench-peers` (`bench/run.py`); do not edit by hand. "
-        "Raw figures: `bench/results/latest.json`. Targets: SPEC §12."
-    )
-    w("")
-    w(
-        f"- Date: {meta['date']} — mode: {'quick (smoke sizes)' if meta['quick'] else 'full'}, "
-        f"{meta['repeat']} repetitions per workload, total {meta['wall_s']:.0f} s"
-    )
-    w(
-        f"- Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
-        f"{meta['machine']['memory_gib']} GiB, {meta['machine']['os']}"
-    )
-    w(
-        f"- Python {meta['machine']['python']}, SQLite {meta['machine']['sqlite']}, "
-        f"chachaml commit {meta['machine']['commit']}"
-    )
-    vers = ", ".join(f"{LABELS[k]} {v}" for k, v in meta["machine"]["versions"].items() if v)
-    w(f"- Versions: {vers}")
-    for name, why in meta.get("peer_problems", {}).items():
-        w(f"- **{LABELS.get(name, name)} not measured**: {why}")
-    if peers_present:
-        w(
-            f"- Peers ran with telemetry opt-outs ({', '.join(sorted(peers.QUIET_ENV))})"
-            + (
-                " inside `unshare --net` (a private network namespace with no route anywhere)."
-                if meta.get("isolated")
-                else "; no network isolation was available."
-            )
-        )
-    w("")
-    w("## SPEC §12 targets (chachaml)")
-    w("")
-    w("The issue's bar decides pass/fail; where SPEC §12 sets a stricter goal it is shown too.")
-    w("")
-    w("| Target | Measured | Issue bar | §12 goal | Measured ÷ bar | Verdict |")
-    w("|---|---|---|---|---|---|")
-    for t, x in zip(targets_for(sizes), data["targets"], strict=True):
-        cmp_ = "≥" if t.higher_better else "≤"
-        ratio = ""
-        if x is not None and t.minimum:
-            ratio = f"{x / t.minimum:.2f}"
-        meas = "n/a" if x is None else f"{fmt(x)} {t.unit}".strip()
-        w(
-            f"| {t.name} | {meas} | {cmp_} {fmt(t.minimum)} {t.unit} "
-            f"| {cmp_} {fmt(t.goal)} {t.unit} "
-            f"| {ratio} | {judge(t, x)} |"
-        )
-    w("")
-    w(
-        "Not measured yet (need the server/UI issues): runs page/API over 100,000 runs; metric "
-        "history *server* time (W8 measures the library call it will wrap)."
-    )
-    w("")
-    w("## Results")
-    w("")
-    w(
-        "Median of the repetitions with (min-max); counts show the worst repetition. "
-        "Ratio columns: "
-        "how many times better chachaml is (>1 = chachaml faster/smaller; vs raw sqlite3 it is "
-        "normally <1, the share of the physical limit reached)."
-    )
-    w("")
-    head = ["Workload", "Unit", *[LABELS[lib] for lib in libs], "chachaml vs raw"]
-    head += [f"chachaml vs {LABELS[p]}" for p in peers_present]
-    spread = data.get("spread")
-    if spread:
-        head.append("Δ chachaml vs previous run")
-    w("| " + " | ".join(head) + " |")
-    w("|" + "---|" * len(head))
-    for row in rows:
-        cells = [row.label, row.unit, *[cell(results, lib, row) for lib in libs]]
-        cells.append(speedup(results, row, RAW))
-        cells += [speedup(results, row, p) for p in peers_present]
-        if spread:
-            d = spread["rows"].get(f"{CHACHAML}|{row.wid}|{row.field}")
-            cells.append("" if d is None else f"{d * 100:+.1f} %")
-        w("| " + " | ".join(cells) + " |")
-    w("")
-    w("Store building for W5 (runs up to N) and W8 (points), one pass, for information:")
-    w("")
-    for lib in libs:
-        parts = []
-        for wid, slot in results[lib].items():
-            fields = [f for f in slot.get("stats", {}) if f.startswith("populate_")]
-            if "_populate_" in wid and fields:
-                unit = "points/s" if "points" in fields[0] else "runs/s"
-                size = int(wid.rsplit("_", 1)[1])
-                cached = (
-                    " (store reused from an earlier run)" if slot["reps"][0].get("cached") else ""
-                )
-                parts.append(f"{size:,}: {fmt(slot['stats'][fields[0]]['median'])} {unit}{cached}")
-        if parts:
-            w(f"- {LABELS[lib]}: " + ", ".join(parts))
-    w("")
-    w("## Reproducibility")
-    w("")
-    w(
-        f"Load average (1 min) at start/end of this run: {meta['load_1min'][0]} / "
-        f"{meta['load_1min'][1]} on {meta['machine']['cores']} cores; chachaml sources "
-        f"`{meta['src']}`"
-        + ("" if meta.get("src_stable") else " (**edited while the run was going**)")
-        + ". Other processes skew the figures: a load well above the benchmark's own ~1 means "
-        "the run shared its cores."
-    )
-    w("")
-    if spread and "chachaml_max_abs" in spread:
-        same = (
-            spread.get("previous_src") == meta["src"]
-            and spread.get("previous_src_stable")
-            and meta.get("src_stable")
-        )
-        w(
-            f"Previous run: {spread['previous_date']}, load {spread.get('previous_load_1min')}, "
-            f"sources `{spread.get('previous_src')}` "
-            + (
-                "(same code as this run)."
-                if same
-                else "(**different code**: the spread below mixes code changes with noise)."
-            )
-        )
-        w("")
-        w(
-            f"Compared with the previous run ({spread['previous_date']}), "
-            "the chachaml medians moved by "
-            f"{spread['chachaml_median_abs'] * 100:.1f} % (median over rows), at most "
-            f"{spread['chachaml_max_abs'] * 100:.1f} % "
-            f"(`{spread['chachaml_max_row'].split('|', 1)[1]}`). "
-            "Within a run, the (min-max) ranges show the spread between repetitions."
-        )
-        if "raw_sqlite_max_abs" in spread:
-            w("")
-            w(
-                "The raw sqlite3 baseline, whose code never changes, measures the machine's own "
-                f"noise: its medians moved by {spread['raw_sqlite_median_abs'] * 100:.1f} % "
-                f"(median over rows), at most {spread['raw_sqlite_max_abs'] * 100:.1f} % "
-                f"(`{spread['raw_sqlite_max_row'].split('|', 1)[1]}`)."
-            )
-    else:
-        w(
-            "No previous run with the same sizes to compare with; the (min-max) ranges show the "
-            "spread between repetitions of this run."
-        )
-    w("")
-    w("## Durability: when a point counts as stored")
-    w("")
-    for lib in libs:
-        w(f"- **{LABELS[lib]}**: {DURABILITY[lib]}")
-    w("")
-    w("## Workloads")
-    w("")
-    n3 = sizes.w3_keys * sizes.w3_steps
-    small, big = sizes.w5_runs
-    w(
-        f"Each repetition is a fresh process with an empty store in `bench/.work/`. "
-        f"Sizes: W2 {sizes.w2_calls:,} calls; W3 {sizes.w3_keys} keys x {sizes.w3_steps:,} steps; "
-        f"W4 {sizes.w4_runs:,} runs; W5 {small:,} and {big:,} runs; "
-        f"W7 {sizes.w7_procs} processes x "
-        f"{sizes.w7_points:,} points; W8 {sizes.w8_points:,} points."
-    )
-    w("")
-    w(
-        "- **W1** `import <lib>` timed inside a fresh interpreter that has loaded only `sys` and "
-        "`time` (after one unrecorded warm-up process)."
-    )
-    w(
-        "- **W2** one key, auto step: chachaml `ml.log_metric`, MLflow `mlflow.log_metric` (step "
-        "given), trackio `trackio.log({key: v})`, raw: one `execute(INSERT)` per point in one "
-        "transaction. Then end of run (chachaml `end_run`, MLflow `end_run`, trackio `finish`, raw "
-        "`COMMIT`)."
-    )
-    w(
-        f"- **W3** {n3:,} points with each library's fastest API: chachaml `ml.log_metric(key, v, "
-        "step)` in a loop (W3b: one `ml.log_metrics(dict, step=s)` per step), MLflow "
-        "`MlflowClient.log_batch` with 1,000 `Metric`s per call, trackio one `trackio.log(dict, "
-        "step=s)` per step, raw one `executemany` of prebuilt "
-        "`(run_id, key, step, value, ts)` rows "
-        "into an unindexed table. Timed from the first call until durable."
-    )
-    w(
-        "- **W4** per run: chachaml `with ml.run(tags=…)` + `log_params` + `log_metrics`; MLflow "
-        "`with mlflow.start_run(tags=…)` + `log_params` + `log_metrics`; "
-        "trackio `init(config=params "
-        "+ tags)` (trackio has no tags; no run name, which would make each `init` list the "
-        "project's runs) + `log` + `finish`; raw one transaction per run."
-    )
-    w(
-        f"- **W5** stores of {small:,} then {big:,} runs "
-        "(4 params, 2 metrics `acc`/`loss`, 1 tag); "
-        "about 10 % of runs have `acc > 0.9`, about 7 % match the filter expression "
-        "`metrics.acc > 0.9 and (params.model = 'rf' or params.depth >= 5)`. "
-        "Warm: one untimed call, "
-        f"then the fastest of {sizes.query_repeat} calls in each fresh process (2 calls once a "
-        "query has used 3 s; the median over processes is reported). chachaml: "
-        "`ml.runs(limit=None)` (summaries + tags), `ml.best_run('acc')` (full run dict), "
-        "`ml.search_runs(metric='acc', op='>', value=0.9, limit=None)`, `ml.search_runs(expr, "
-        "limit=None)`; MLflow: `MlflowClient.search_runs` "
-        "(full `Run` objects; no `or` in its filter "
-        "language); trackio: `trackio.Api().runs(project)` (names only; nothing else exists); raw: "
-        "hand-written SQL returning tuples. Every answer is checked against the expected run count."
-    )
-    w(
-        "- **W6** after W3: (database + WAL after `PRAGMA wal_checkpoint(TRUNCATE)`) "
-        "minus the same "
-        "for a store holding one empty run, divided by the number of points."
-    )
-    w(
-        "- **W7** a parent creates the store, starts the processes, "
-        "releases them together once all "
-        "are imported and connected, and counts the stored points afterwards. chachaml: "
-        "`log_metric` loop + `end_run`; MLflow: `log_batch` of 1,000; trackio: `log` loop + "
-        "`finish`; raw: transactions of 1,000 rows. Throughput = stored points ÷ wall time from "
-        "release to the last process's end."
-    )
-    w(
-        "- **W8** (chachaml and raw only) one series of "
-        f"{sizes.w8_points:,} points; chachaml `ml.metric_history(run, key, "
-        f"max_points={sizes.w8_max_points})`; "
-        "raw: fetching all points in step order (the floor for "
-        "any downsampling done in Python)."
-    )
-    w("")
-    return "\n".join(out) + "\n"
-
-
 # -- main -----------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -867,10 +412,14 @@ def main(argv: list[str] | None = None) -> int:
     ]
     problems: dict[str, str] = {}
     isolation: list[str] = []
+    setup_s: dict[str, float] = {}
     if opts.peers:
         isolation = peers.isolation_prefix()
         for peer in peers.PEERS:
+            t0 = time.monotonic()
             python, why = peers.ensure(peer)
+            setup_s[peer.name] = time.monotonic() - t0
+            print(f"[peers] {peer.name} venv ready in {setup_s[peer.name]:.1f} s", flush=True)
             if python is None:
                 problems[peer.name] = why or "unavailable"
                 continue
@@ -882,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                     peer.module,
                     prefix=isolation,
                     version=peers.version(python, peer.package),
+                    replicate=True,
                 )
             )
     print("benchmarking: " + ", ".join(LABELS[lib.name] for lib in libs), flush=True)
@@ -912,7 +462,9 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_info(libs),
             "isolated": bool(isolation),
             "peer_problems": problems,
+            "peer_setup_s": setup_s,
             "wall_s": time.monotonic() - started,
+            "wall_by_workload": runner.wall,
             "load_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
             "src": src_start,
             "src_stable": src_fingerprint() == src_start,

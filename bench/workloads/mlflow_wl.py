@@ -115,7 +115,11 @@ def w4_runs(args: dict[str, Any]) -> c.Result:
 
 
 def w5_populate(args: dict[str, Any]) -> c.Result:
-    """Per run: ``create_run`` (with tags) + one ``log_batch`` + ``set_terminated``."""
+    """Per run: ``create_run`` (with tags) + one ``log_batch`` + ``set_terminated``.
+
+    ``bench/run.py`` builds only the first (1,000-run) W5 store this way; ``w5_replicate`` grows
+    it to 10,000 runs by copying these rows.
+    """
     from mlflow import MlflowClient
     from mlflow.entities import Param
 
@@ -135,6 +139,133 @@ def w5_populate(args: dict[str, Any]) -> c.Result:
         )
         client.set_terminated(run_id)
     return {"populate_runs_per_s": (end - start) / (time.perf_counter() - t0)}
+
+
+# Per-run tables MLflow writes in W5 (``create_run`` + ``log_batch`` + ``set_terminated``), with
+# the columns the copy reads or rewrites; every other column is copied as MLflow wrote it.
+_W5_COPIED = {
+    "runs": ("run_uuid", "name", "experiment_id", "start_time", "end_time", "artifact_uri"),
+    "tags": ("key", "value", "run_uuid"),
+    "params": ("key", "value", "run_uuid"),
+    "metrics": ("key", "value", "timestamp", "run_uuid", "step", "is_nan"),
+    "latest_metrics": ("key", "value", "timestamp", "run_uuid", "step", "is_nan"),
+}
+_W5_SHARED = {"alembic_version", "experiments", "workspaces"}
+
+
+def w5_replicate(args: dict[str, Any]) -> c.Result:
+    """Grow the W5 store from ``start`` to ``runs`` runs by copying rows MLflow's API wrote.
+
+    The store's first ``templates`` runs were built by ``w5_populate`` (MLflow's API); run ``i``
+    gets a copy of every row of run ``i % templates`` in ``runs``, ``tags``, ``params``,
+    ``metrics`` and ``latest_metrics``, with a fresh 32-hex run id (also inside
+    ``artifact_uri``), name and ``mlflow.runName`` ``run-<i>``, ``team`` tag, params and metric
+    values of index ``i`` from ``_common``, and times shifted past the previous block of runs: the
+    rows ``w5_populate`` would have written, one SQL transaction instead of 3 API calls per run.
+    Each template is first checked against what the generator says it must hold, and a store
+    with tables or columns this copy does not know fails (``SchemaChanged``).
+    """
+    import uuid
+
+    start, end, k = args["start"], args["runs"], args["templates"]
+    path = os.path.abspath(args["db"])
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        cols = c.check_store(conn, "MLflow", _W5_COPIED, _W5_SHARED)
+        found = conn.execute("SELECT experiment_id FROM experiments WHERE name = 'w5'").fetchone()
+        if found is None:
+            raise c.SchemaChanged("MLflow store has no experiment 'w5'")
+        exp = found[0]
+        names = dict(
+            conn.execute("SELECT name, run_uuid FROM runs WHERE experiment_id = ?", (exp,))
+        )
+        if len(names) != start:
+            raise c.SchemaChanged(f"expected {start} runs in experiment w5, found {len(names)}")
+        ids = [names.get(f"run-{j}") for j in range(k)]
+        if None in ids:
+            raise c.SchemaChanged(f"template runs run-0..run-{k - 1} not all in the store")
+        index = {rid: j for j, rid in enumerate(ids)}
+        rows: dict[str, list[list[list[Any]]]] = {}
+        for table, names_ in cols.items():
+            at = names_.index("run_uuid")
+            per_run: list[list[list[Any]]] = [[] for _ in range(k)]
+            marks = ",".join("?" * k)
+            sql = f'SELECT * FROM "{table}" WHERE run_uuid IN ({marks})'
+            for row in conn.execute(sql, ids):
+                per_run[index[row[at]]].append(list(row))
+            rows[table] = per_run
+        pos = {t: {col: n for n, col in enumerate(names_)} for t, names_ in cols.items()}
+
+        def as_dict(table: str, j: int, val: str = "value") -> dict[str, Any]:
+            p = pos[table]
+            return {r[p["key"]]: r[p[val]] for r in rows[table][j]}
+
+        times: list[int] = []
+        for j in range(k):  # the templates hold what w5_populate writes for index j
+            run = rows["runs"][j]
+            want_m = c.w5_metrics(j)
+            if len(run) != 1 or run[0][pos["runs"]["name"]] != f"run-{j}":
+                raise c.SchemaChanged(f"template run-{j}: unexpected runs row(s)")
+            if as_dict("params", j) != {key: str(v) for key, v in c.w5_params(j).items()}:
+                raise c.SchemaChanged(f"template run-{j}: params differ from w5_params({j})")
+            for table in ("metrics", "latest_metrics"):
+                if as_dict(table, j) != want_m or set(as_dict(table, j, "step").values()) != {0}:
+                    raise c.SchemaChanged(f"template run-{j}: {table} differ from w5_metrics({j})")
+            tags = as_dict("tags", j)
+            if tags.get("team") != f"t{j % 3}" or tags.get("mlflow.runName") != f"run-{j}":
+                raise c.SchemaChanged(f"template run-{j}: tags differ: {tags}")
+            times += [run[0][pos["runs"]["start_time"]], run[0][pos["runs"]["end_time"]]]
+            times += [r[pos["metrics"]["timestamp"]] for r in rows["metrics"][j]]
+        span = max(times) - min(times) + 1  # ms; block b of copies starts b spans later
+
+        out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in cols}
+        for i in range(start, end):
+            j = i % k
+            old, new = ids[j], uuid.uuid4().hex
+            shift = (i // k) * span
+            params = {key: str(v) for key, v in c.w5_params(i).items()}
+            metrics = c.w5_metrics(i)
+            for table, per_run in rows.items():
+                p = pos[table]
+                for row in per_run[j]:
+                    r = [v.replace(old, new) if isinstance(v, str) else v for v in row]
+                    if table == "runs":
+                        r[p["name"]] = f"run-{i}"
+                        for col in ("start_time", "end_time"):
+                            r[p[col]] = None if r[p[col]] is None else r[p[col]] + shift
+                    elif table == "tags":
+                        if r[p["key"]] == "team":
+                            r[p["value"]] = f"t{i % 3}"
+                        elif r[p["key"]] == "mlflow.runName":
+                            r[p["value"]] = f"run-{i}"
+                    elif table == "params":
+                        r[p["value"]] = params[r[p["key"]]]
+                    else:
+                        r[p["value"]] = metrics[r[p["key"]]]
+                        r[p["timestamp"]] += shift
+                    out[table].append(tuple(r))
+        for table, new_rows in out.items():
+            listed = ", ".join(f'"{col}"' for col in cols[table])
+            marks = ",".join("?" * len(cols[table]))
+            conn.executemany(f'INSERT INTO "{table}" ({listed}) VALUES ({marks})', new_rows)
+        total = conn.execute("SELECT COUNT(*) FROM runs WHERE experiment_id = ?", (exp,))
+        if total.fetchone()[0] != end:
+            raise c.SchemaChanged("run count after the copy is wrong")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
+    return {
+        "replicate_s": time.perf_counter() - t0,
+        "replicated_runs": end - start,
+        "templates": k,
+        "rows": sum(len(v) for v in out.values()),
+    }
 
 
 def w5_query(args: dict[str, Any]) -> c.Result:
@@ -238,6 +369,7 @@ WORKLOADS: dict[str, c.Workload] = {
     "w3": w3_bulk,
     "w4": w4_runs,
     "w5_populate": w5_populate,
+    "w5_replicate": w5_replicate,
     "w5_query": w5_query,
     "w7": w7_parent,
     "w7_child": w7_child,

@@ -117,6 +117,11 @@ def w4_runs(args: dict[str, Any]) -> c.Result:
 
 
 def w5_populate(args: dict[str, Any]) -> c.Result:
+    """Per run: ``init(config=params + team)`` + one ``log`` of the metrics + ``finish``.
+
+    ``bench/run.py`` builds only the first (1,000-run) W5 store this way; ``w5_replicate`` grows
+    it to 10,000 runs by copying these rows.
+    """
     trackio = _trackio(os.path.dirname(args["db"]))
     start, end = args.get("start", 0), args["runs"]
     t0 = time.perf_counter()
@@ -126,6 +131,145 @@ def w5_populate(args: dict[str, Any]) -> c.Result:
         trackio.log(c.w5_metrics(i))
         trackio.finish()
     return {"populate_runs_per_s": (end - start) / (time.perf_counter() - t0)}
+
+
+# Per-run tables trackio writes in W5 (``init`` + ``log`` + ``finish``), with the columns the
+# copy reads or rewrites; other columns (not the autoincrement ``id``) are copied as written.
+_W5_COPIED = {
+    "metrics": ("id", "run_id", "run_name", "timestamp", "step", "metrics", "log_id"),
+    "configs": ("id", "run_id", "run_name", "config", "created_at"),
+}
+_W5_SHARED = {"project_metadata"}
+
+
+class _NameRecorder:
+    """Stands in for trackio's list of used run names: records the names its generator tries.
+
+    ``generate_readable_name(used)`` tries ``<adjective>-<noun>-<number>`` for number 0, 1, ...
+    until one is not ``in used``; saying "taken" to the first ``n`` tries yields in one call the
+    names trackio gives the runs 0..n-1 of a project (as ``init`` without a name does).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.names: list[str] = []
+
+    def __contains__(self, name: object) -> bool:
+        self.names.append(str(name))
+        return len(self.names) < self.n
+
+
+def w5_replicate(args: dict[str, Any]) -> c.Result:
+    """Grow the W5 store from ``start`` to ``runs`` runs by copying rows trackio's API wrote.
+
+    The store's first ``templates`` runs were built by ``w5_populate`` (trackio's API); run ``i``
+    gets a copy of the ``metrics`` and ``configs`` rows of run ``i % templates``, with a fresh
+    32-hex run id and ``log_id``, the name trackio's own generator gives the i-th run, config and
+    metrics of index ``i`` from ``_common`` serialised as trackio does (``orjson.dumps`` of
+    ``serialize_values``), and timestamps shifted past the previous block of runs: the rows
+    ``w5_populate`` would have written, one SQL transaction instead of ``init``/``log``/``finish``
+    per run. Each template is first checked against what the generator says it must hold (byte
+    for byte), and a store with tables or columns this copy does not know fails
+    (``SchemaChanged``).
+    """
+    import datetime as dt
+    import uuid
+
+    start, end, k = args["start"], args["runs"], args["templates"]
+    path = os.path.abspath(args["db"])
+    _trackio(os.path.dirname(path))
+    import orjson
+    from trackio.utils import generate_readable_name, serialize_values
+
+    def config_of(i: int) -> dict[str, Any]:
+        return {**c.w5_params(i), "team": f"t{i % 3}"}
+
+    def blob(value: dict[str, Any]) -> bytes:
+        return bytes(orjson.dumps(serialize_values(value)))
+
+    t0 = time.perf_counter()
+    recorder = _NameRecorder(end)
+    generate_readable_name(recorder)  # takes any container with `in`
+    names = recorder.names
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        cols = c.check_store(conn, "trackio", _W5_COPIED, _W5_SHARED)
+        pos = {t: {col: n for n, col in enumerate(names_)} for t, names_ in cols.items()}
+        configs = conn.execute("SELECT * FROM configs ORDER BY id").fetchall()
+        logs = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+        if len(configs) != start or logs != start or len(names) != end:
+            raise c.SchemaChanged(
+                f"expected {start} runs with one log each in project w5, found "
+                f"{len(configs)} configs and {logs} metrics rows"
+            )
+        pc, pm = pos["configs"], pos["metrics"]
+        templates: list[tuple[list[Any], dict[str, Any], list[Any]]] = []
+        stamps: list[dt.datetime] = []
+        for j, row in enumerate(configs[:k]):  # runs in creation order: template j is index j
+            config = orjson.loads(row[pc["config"]])
+            user = {key: v for key, v in config.items() if not key.startswith("_")}
+            if user != config_of(j) or row[pc["run_name"]] != names[j]:
+                raise c.SchemaChanged(f"template {j}: config or name differ from the generator's")
+            logged = conn.execute(
+                "SELECT * FROM metrics WHERE run_id = ?", (row[pc["run_id"]],)
+            ).fetchall()
+            if len(logged) != 1 or bytes(logged[0][pm["metrics"]]) != blob(c.w5_metrics(j)):
+                raise c.SchemaChanged(f"template {j}: metrics rows differ from w5_metrics({j})")
+            if logged[0][pm["step"]] != 0 or logged[0][pm["run_name"]] != names[j]:
+                raise c.SchemaChanged(f"template {j}: unexpected metrics row")
+            templates.append((list(row), config, list(logged[0])))
+            stamps += [dt.datetime.fromisoformat(row[pc["created_at"]])]
+            stamps += [dt.datetime.fromisoformat(logged[0][pm["timestamp"]])]
+            stamps += [dt.datetime.fromisoformat(config["_Created"])]
+        span = max(stamps) - min(stamps) + dt.timedelta(microseconds=1)
+
+        def shifted(stamp: str, by: dt.timedelta) -> str:
+            return (dt.datetime.fromisoformat(stamp) + by).isoformat()
+
+        new_configs: list[tuple[Any, ...]] = []
+        new_metrics: list[tuple[Any, ...]] = []
+        for i in range(start, end):
+            row, config, logged = templates[i % k]
+            shift = (i // k) * span
+            run_id, name = uuid.uuid4().hex, names[i]
+            user = config_of(i)
+            new_config = {key: user.get(key, v) for key, v in config.items()}
+            new_config["_Created"] = shifted(config["_Created"], shift)
+            r = list(row)
+            r[pc["run_id"]], r[pc["run_name"]] = run_id, name
+            r[pc["config"]] = blob(new_config)
+            r[pc["created_at"]] = shifted(r[pc["created_at"]], shift)
+            new_configs.append(tuple(r))
+            m = list(logged)
+            m[pm["run_id"]], m[pm["run_name"]] = run_id, name
+            m[pm["metrics"]] = blob(c.w5_metrics(i))
+            m[pm["timestamp"]] = shifted(m[pm["timestamp"]], shift)
+            m[pm["log_id"]] = None if m[pm["log_id"]] is None else uuid.uuid4().hex
+            new_metrics.append(tuple(m))
+        for table, new_rows in (("configs", new_configs), ("metrics", new_metrics)):
+            keep = [n for n, col in enumerate(cols[table]) if col != "id"]  # autoincrement
+            names_ = ", ".join(f'"{cols[table][n]}"' for n in keep)
+            marks = ",".join("?" * len(keep))
+            conn.executemany(
+                f'INSERT INTO "{table}" ({names_}) VALUES ({marks})',
+                ([r[n] for n in keep] for r in new_rows),
+            )
+        if conn.execute("SELECT COUNT(DISTINCT run_id) FROM metrics").fetchone()[0] != end:
+            raise c.SchemaChanged("run count after the copy is wrong")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
+    return {
+        "replicate_s": time.perf_counter() - t0,
+        "replicated_runs": end - start,
+        "templates": k,
+        "rows": len(new_configs) + len(new_metrics),
+    }
 
 
 def w5_query(args: dict[str, Any]) -> c.Result:
@@ -191,6 +335,7 @@ WORKLOADS: dict[str, c.Workload] = {
     "w3": w3_bulk,
     "w4": w4_runs,
     "w5_populate": w5_populate,
+    "w5_replicate": w5_replicate,
     "w5_query": w5_query,
     "w7": w7_parent,
     "w7_child": w7_child,
