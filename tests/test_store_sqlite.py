@@ -529,3 +529,32 @@ def test_a_selective_threshold_is_driven_by_its_index_once_analyzed(tmp_path: Pa
             plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
         assert "metric_series_by_last" in plan[0] or "autoindex_runs" in plan[0], plan
         assert len(ml.search_runs(metric="acc", op=">", value=0.99, limit=None, store=st)) == 29
+
+
+def test_switching_a_new_file_to_wal_retries_while_another_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite refuses the WAL switch at once (no busy wait) while another connection holds a
+    write lock; opening the store must retry rather than fail."""
+    path = tmp_path / "race.db"
+    other = sqlite3.connect(str(path), isolation_level=None)  # a rollback-journal file
+    other.execute("CREATE TABLE scratch (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO scratch VALUES (1)")
+    waits: list[float] = []
+
+    def release_then_wait(seconds: float) -> None:  # the other writer commits while we back off
+        waits.append(seconds)
+        if other.in_transaction:
+            other.execute("COMMIT")
+
+    monkeypatch.setattr(sqlite_store.time, "sleep", release_then_wait)
+    with ml.open_store(str(path)) as st, ml.run(store=st) as run:
+        ml.log_metric("m", 1.0)
+    assert waits, "the first WAL switch should have been refused"
+    other.close()
+    fresh = sqlite3.connect(str(path))
+    assert fresh.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    fresh.close()
+    with ml.open_store(str(path)) as st:
+        assert ml.get_run(run.id, store=st)["metrics"]["m"] == 1.0  # type: ignore[index]

@@ -123,9 +123,21 @@ class SQLiteStore(SQLStoreBase):
 
     @staticmethod
     def _enable_wal(conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        """Switch a fresh file to WAL. Several processes opening the same new file race for
+        that switch, and SQLite answers "database is locked" at once (not after the busy
+        timeout) when waiting could deadlock, so this retries until the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)  # back off and retry: not synchronisation, just a retry
+            delay = min(delay * 2, 0.2)
 
     @staticmethod
     def _refresh_stats(conn: sqlite3.Connection) -> None:
