@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -211,6 +213,41 @@ def test_sqlite_sync_mode_can_be_raised_and_a_bad_value_is_refused(
         pytest.raises(ml.InvalidInput, match="CHACHAML_SQLITE_SYNC='SOMETIMES'"),
     ):
         new_run(st)
+
+
+def _sqlite_settings(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter (the settings are read at import) that opens a store and prints its
+    connection's cache size and busy timeout."""
+    code = (
+        "import chachaml as ml\n"
+        "st = ml.open_store('s.db')\n"
+        "c = st.meta._write_conn()\n"
+        "print(c.execute('PRAGMA cache_size').fetchone()[0],"
+        " c.execute('PRAGMA busy_timeout').fetchone()[0])\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_cache_and_busy_settings_come_from_the_environment_and_bad_ones_are_refused(
+    tmp_path: Path,
+) -> None:
+    default = _sqlite_settings({}, tmp_path)
+    assert default.stdout.split() == [str(-64 * 1024), "60000"]
+    tuned = _sqlite_settings(
+        {"CHACHAML_SQLITE_CACHE_MB": "8", "CHACHAML_SQLITE_BUSY_TIMEOUT_MS": "1500"}, tmp_path
+    )
+    assert tuned.stdout.split() == [str(-8 * 1024), "1500"]
+    bad = _sqlite_settings({"CHACHAML_SQLITE_CACHE_MB": "lots"}, tmp_path)
+    assert bad.returncode != 0
+    assert "CHACHAML_SQLITE_CACHE_MB='lots': expected a whole number >= 0" in bad.stderr
+    assert "InvalidInput" in bad.stderr
 
 
 def test_a_fresh_database_records_its_migrations_in_order(store: ml.Store) -> None:
