@@ -144,6 +144,23 @@ def check_store(
     return {t: cols[t] for t in copied}
 
 
+@contextlib.contextmanager
+def write_transaction(path: str) -> Iterator[sqlite3.Connection]:
+    """A connection to ``path`` inside one ``BEGIN IMMEDIATE`` transaction: committed when the
+    block completes, rolled back when it raises; closed either way."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 def db_bytes(path: str) -> int:
     """Size of a SQLite database after folding its WAL back in (file + any -wal left)."""
     conn = sqlite3.connect(path)

@@ -170,9 +170,7 @@ def w5_replicate(args: dict[str, Any]) -> c.Result:
     start, end, k = args["start"], args["runs"], args["templates"]
     path = os.path.abspath(args["db"])
     t0 = time.perf_counter()
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with c.write_transaction(path) as conn:
         cols = c.check_store(conn, "MLflow", _W5_COPIED, _W5_SHARED)
         found = conn.execute("SELECT experiment_id FROM experiments WHERE name = 'w5'").fetchone()
         if found is None:
@@ -253,13 +251,6 @@ def w5_replicate(args: dict[str, Any]) -> c.Result:
         total = conn.execute("SELECT COUNT(*) FROM runs WHERE experiment_id = ?", (exp,))
         if total.fetchone()[0] != end:
             raise c.SchemaChanged("run count after the copy is wrong")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.close()
     return {
         "replicate_s": time.perf_counter() - t0,
         "replicated_runs": end - start,

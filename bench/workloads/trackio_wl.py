@@ -191,9 +191,7 @@ def w5_replicate(args: dict[str, Any]) -> c.Result:
     recorder = _NameRecorder(end)
     generate_readable_name(recorder)  # takes any container with `in`
     names = recorder.names
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with c.write_transaction(path) as conn:
         cols = c.check_store(conn, "trackio", _W5_COPIED, _W5_SHARED)
         pos = {t: {col: n for n, col in enumerate(names_)} for t, names_ in cols.items()}
         configs = conn.execute("SELECT * FROM configs ORDER BY id").fetchall()
@@ -257,13 +255,6 @@ def w5_replicate(args: dict[str, Any]) -> c.Result:
             )
         if conn.execute("SELECT COUNT(DISTINCT run_id) FROM metrics").fetchone()[0] != end:
             raise c.SchemaChanged("run count after the copy is wrong")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.close()
     return {
         "replicate_s": time.perf_counter() - t0,
         "replicated_runs": end - start,
