@@ -81,8 +81,10 @@ def test_bad_store_urls_give_clear_errors() -> None:
         ml.open_store("sqlite://host/x.db")
     with pytest.raises(ml.InvalidInput, match="has no database path"):
         ml.open_store("sqlite:///")
-    with pytest.raises(ml.InvalidInput, match="unknown store URL scheme 'ftp'"):
+    with pytest.raises(ml.InvalidInput, match="unknown store URL scheme 'ftp'") as err:
         ml.open_store("ftp://example.org/x.db")
+    for supported in ("sqlite:///path.db", "postgresql://", "http(s)://"):
+        assert supported in str(err.value)
     with ml.open_store("postgresql://u:secret@localhost/db") as st:  # lazy: no connection yet
         assert st.url == "postgresql://u:***@localhost/db"
     with pytest.raises(ml.InvalidInput, match="store URL must be a string, got int"):

@@ -153,8 +153,8 @@ def open_store(url: str | None = None, artifacts: str | None = None) -> Store:
     if path is None:
         scheme = url.split("://", 1)[0]
         raise InvalidInput(
-            f"unknown store URL scheme {scheme!r} in {url!r}: use sqlite:///path.db, a file path, "
-            "or sqlite:///:memory:"
+            f"unknown store URL scheme {scheme!r} in {url!r}: use a file path, sqlite:///path.db, "
+            "sqlite:///:memory:, postgresql://user@host/db or a server's http(s)://host:port"
         )
     from chachaml.store.sqlite import SQLiteStore
 
