@@ -10,7 +10,7 @@ The functions take a DB-API connection with ``?`` placeholders and never commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chachaml.errors import NotFound
@@ -224,6 +224,27 @@ _EXTREME = {
 _FIRST = f"SELECT step, value, timestamp {_RANGE} ORDER BY step LIMIT 1"
 
 
+def _points_at(conn: Conn, sid: int, steps: Sequence[int]) -> Iterator[Sequence[Any]]:
+    """``(step, value, timestamp)`` of the points at ``steps`` (primary-key lookups)."""
+    if dialect_of(conn) == "postgresql":
+        # A join on the unnested steps is planned as one index lookup per step even before
+        # the table has statistics (an IN list right after a bulk load is planned as a scan
+        # of the whole series).
+        yield from conn.execute(
+            "SELECT m.step, m.value, m.timestamp FROM unnest(CAST(? AS BIGINT[])) AS s(step) "
+            "JOIN metrics m ON m.series_id = ? AND m.step = s.step",
+            (list(steps), sid),
+        )
+        return
+    for i in range(0, len(steps), _CHUNK):
+        chunk = steps[i : i + _CHUNK]
+        yield from conn.execute(
+            "SELECT step, value, timestamp FROM metrics "
+            f"WHERE series_id = ? AND step IN ({_marks(len(chunk))})",
+            (sid, *chunk),
+        )
+
+
 def _downsampled(conn: Conn, sid: int, count: int, max_points: int) -> list[tuple[int, float, int]]:
     edge = "SELECT step, value, timestamp FROM metrics WHERE series_id = ? ORDER BY step {} LIMIT 1"
     first = conn.execute(edge.format("ASC"), (sid,)).fetchone()
@@ -234,15 +255,8 @@ def _downsampled(conn: Conn, sid: int, count: int, max_points: int) -> list[tupl
     if buckets > 0 and count >= sqlblocks.ROLLUP_MIN:
         steps = sqlblocks.plan(conn, sid, first[0], last[0], buckets)
     if steps is not None:
-        wanted = [s for s in steps if s not in keep]
-        for i in range(0, len(wanted), _CHUNK):
-            chunk = wanted[i : i + _CHUNK]
-            for row in conn.execute(
-                "SELECT step, value, timestamp FROM metrics "
-                f"WHERE series_id = ? AND step IN ({_marks(len(chunk))})",
-                (sid, *chunk),
-            ):
-                keep[row[0]] = tuple(row)
+        for row in _points_at(conn, sid, [s for s in steps if s not in keep]):
+            keep[row[0]] = tuple(row)
     elif buckets > 0:
         lo, hi = first[0], last[0]
         width = -(-(hi - lo + 1) // buckets)
