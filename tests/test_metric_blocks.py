@@ -251,3 +251,27 @@ def test_migration_backfills_blocks_of_existing_long_series(st: ml.Store, tmp_pa
         assert _stored_blocks(reopened, _series_id(reopened, short_run)) == {}
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_random_sparse_steps_over_the_whole_int64_range(st: ml.Store, seed: int) -> None:
+    """Huge, sparse, negative and extreme steps, written in shuffled batches with re-logs."""
+    rnd = random.Random(seed)
+    run_id = _new_run(st)
+    lo, hi = -(2**63), 2**63 - 1
+    steps = {lo, hi} | {rnd.randint(lo, hi) for _ in range(17_000)}
+    steps |= {rnd.randint(-5000, 5000) for _ in range(2000)}  # a dense cluster near zero
+    points = {s: rnd.choice([rnd.uniform(-1, 1), math.nan, 0.5]) for s in steps}
+    order = sorted(points)
+    batches = [order[i : i + 3000] for i in range(0, len(order), 3000)]
+    rnd.shuffle(batches)
+    for batch in batches:
+        _log(st, run_id, points, batch)
+    relog = rnd.sample(order, 500)
+    for s in relog:
+        points[s] = rnd.uniform(-2, 2)
+    _log(st, run_id, points, sorted(relog))
+    _assert_blocks(st, run_id, points)
+    for max_points in (1000, 37):
+        got = ml.metric_history(run_id, KEY, max_points=max_points)
+        assert [p["step"] for p in got] == _expected_history(points, max_points)
