@@ -250,6 +250,13 @@ def test_cache_and_busy_settings_come_from_the_environment_and_bad_ones_are_refu
     assert bad.returncode != 0
     assert "CHACHAML_SQLITE_CACHE_MB='lots': expected a whole number >= 0" in bad.stderr
     assert "InvalidInput" in bad.stderr
+    # Every numeric CHACHAML_* setting goes through the same check: import works, opening fails.
+    late = _sqlite_settings(
+        {"CHACHAML_FLUSH_INTERVAL": "soon", "CHACHAML_S3_PART_SIZE": "1"}, tmp_path
+    )
+    assert late.returncode != 0
+    assert "CHACHAML_FLUSH_INTERVAL='soon': expected a number >= 0" in late.stderr
+    assert "CHACHAML_S3_PART_SIZE='1': expected a whole number >= 5242880" in late.stderr
 
 
 def test_a_fresh_database_records_its_migrations_in_order(store: ml.Store) -> None:

@@ -161,6 +161,31 @@ def write_transaction(path: str) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def w2_result(n: int, t0: float, t1: float, t2: float, t3: float) -> Result:
+    """W2 figures from the clock at: start of run, first call, loop done, durable."""
+    return {
+        "start_ms": (t1 - t0) * 1e3,
+        "loop_us_per_call": (t2 - t1) / n * 1e6,
+        "end_ms": (t3 - t2) * 1e3,
+        "durable_us_per_call": (t3 - t1) / n * 1e6,
+        "points": n,
+    }
+
+
+def w7_result(args: dict[str, Any], res: Result, stored: int) -> Result:
+    """W7 figures from ``spawn_children``'s result and the points found in the store."""
+    expected = args["procs"] * args["points"]
+    errors = sum(ch.get("errors", 1) for ch in res["children"]) + len(res["child_failures"])
+    return {
+        "procs": args["procs"],
+        "errors": errors,
+        "lost": expected - stored,
+        "points_per_s": stored / res["wall_s"],
+        "wall_s": res["wall_s"],
+        "failures": res["child_failures"][:2],
+    }
+
+
 def db_bytes(path: str) -> int:
     """Size of a SQLite database after folding its WAL back in (file + any -wal left)."""
     conn = sqlite3.connect(path)

@@ -42,13 +42,7 @@ def w2_single(args: dict[str, Any]) -> c.Result:
     t2 = time.perf_counter()
     mlflow.end_run()
     t3 = time.perf_counter()
-    return {
-        "start_ms": (t1 - t0) * 1e3,
-        "loop_us_per_call": (t2 - t1) / n * 1e6,
-        "end_ms": (t3 - t2) * 1e3,
-        "durable_us_per_call": (t3 - t1) / n * 1e6,
-        "points": n,
-    }
+    return c.w2_result(n, t0, t1, t2, t3)
 
 
 def w3_bulk(args: dict[str, Any]) -> c.Result:
@@ -316,16 +310,7 @@ def w7_parent(args: dict[str, Any]) -> c.Result:
         f"SELECT COUNT(*) FROM metrics WHERE run_uuid IN ({marks})", ids
     ).fetchone()[0]
     conn.close()
-    expected = args["procs"] * args["points"]
-    errors = sum(ch.get("errors", 1) for ch in res["children"]) + len(res["child_failures"])
-    return {
-        "procs": args["procs"],
-        "errors": errors,
-        "lost": expected - stored,
-        "points_per_s": stored / res["wall_s"],
-        "wall_s": res["wall_s"],
-        "failures": res["child_failures"][:2],
-    }
+    return c.w7_result(args, res, stored)
 
 
 def w7_child(args: dict[str, Any]) -> c.Result:

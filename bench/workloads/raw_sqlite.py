@@ -212,16 +212,7 @@ def w7_parent(args: dict[str, Any]) -> c.Result:
     conn = sqlite3.connect(path)
     stored = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
     conn.close()
-    expected = args["procs"] * args["points"]
-    errors = sum(ch.get("errors", 1) for ch in res["children"]) + len(res["child_failures"])
-    return {
-        "procs": args["procs"],
-        "errors": errors,
-        "lost": expected - stored,
-        "points_per_s": stored / res["wall_s"],
-        "wall_s": res["wall_s"],
-        "failures": res["child_failures"][:2],
-    }
+    return c.w7_result(args, res, stored)
 
 
 def w7_child(args: dict[str, Any]) -> c.Result:

@@ -135,17 +135,7 @@ def inspect(
         run = dict(target)
     out = console or _console()
     head = Table.grid(padding=(0, 2))
-    for column in (
-        "id",
-        "experiment",
-        "name",
-        "status",
-        "start_time",
-        "end_time",
-        "duration_ms",
-        "created_by",
-        "parent_run_id",
-    ):
+    for column in query.RUN_COLUMNS:
         if column in run:
             head.add_row(column, _cell(column, run) if column != "id" else str(run["id"]))
     out.print(Panel(head, title=f"run {str(run.get('id', ''))[:8]}"))

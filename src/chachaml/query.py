@@ -16,19 +16,18 @@ JSON-serialisable data.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chachaml import _validate, context, envinfo
+from chachaml import _env, _validate, context, envinfo
 from chachaml.display import RunView
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.store import Store
 from chachaml.store.protocol import RunQuery
 from chachaml.store.sqlquery import COMPARISONS
 
-HEARTBEAT_TIMEOUT_MS = int(float(os.environ.get("CHACHAML_HEARTBEAT_TIMEOUT", "60")) * 1000)
+HEARTBEAT_TIMEOUT_MS = int(_env.get("CHACHAML_HEARTBEAT_TIMEOUT") * 1000)
 MAX_LIMIT = 100_000
 RUN_COLUMNS = (
     "id",

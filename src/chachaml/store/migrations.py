@@ -17,15 +17,37 @@ Storage notes:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from chachaml.store.sqlblocks import backfill
+from chachaml.store.sqlconn import Conn
 
 
 class Migration(NamedTuple):
     version: int
     name: str
     statements: tuple[str, ...]
+
+
+def apply_pending(conn: Conn, migrations: Sequence[Migration]) -> None:
+    """Apply, in order, the migrations ``schema_migrations`` does not list yet, recording each
+    (inside the caller's transaction, which holds the backend's migration lock)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+    )
+    applied = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        for statement in migration.statements:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.name, time.time_ns() // 1_000_000),
+        )
 
 
 SQLITE_MIGRATIONS: tuple[Migration, ...] = (

@@ -28,8 +28,9 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from chachaml import _env
 from chachaml.errors import StoreUnavailable
-from chachaml.store.migrations import POSTGRES_MIGRATIONS, Migration
+from chachaml.store.migrations import POSTGRES_MIGRATIONS, Migration, apply_pending
 from chachaml.store.protocol import RunDict
 from chachaml.store.sqlbase import SQLStoreBase
 from chachaml.store.sqlconn import Conn, IntegrityError, PgConnection
@@ -39,10 +40,6 @@ _REGISTER_ATTEMPTS = 5
 # Pools inherited over fork() must not be used or closed by the child (closing would end the
 # parent's sessions on the shared sockets); the child drops them here and opens its own.
 _ABANDONED: list[Any] = []
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def redact(url: str) -> str:
@@ -99,12 +96,12 @@ class PostgresStore(SQLStoreBase):
         import psycopg
 
         # How long to wait for a connection (also while the server restarts), and pool size.
-        timeout = float(os.environ.get("CHACHAML_PG_TIMEOUT", "30"))
-        pool_max = int(os.environ.get("CHACHAML_PG_POOL_MAX", "4"))
+        timeout = _env.get("CHACHAML_PG_TIMEOUT")
+        pool_max = int(_env.get("CHACHAML_PG_POOL_MAX"))
         pool = ConnectionPool(
             self._conninfo,
             min_size=1,
-            max_size=max(1, pool_max),
+            max_size=pool_max,
             open=False,
             timeout=timeout,
             check=ConnectionPool.check_connection,
@@ -136,20 +133,7 @@ class PostgresStore(SQLStoreBase):
             raw.execute(
                 "SELECT pg_advisory_xact_lock(hashtext('chachaml.migrate.' || current_schema()))"
             )
-            raw.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                "name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-            )
-            applied = {v for (v,) in raw.execute("SELECT version FROM schema_migrations")}
-            for migration in migrations:
-                if migration.version in applied:
-                    continue
-                for statement in migration.statements:
-                    raw.execute(statement)
-                raw.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
-                    (migration.version, migration.name, _now_ms()),
-                )
+            apply_pending(PgConnection(raw), migrations)
 
     @contextmanager
     def _write(self) -> Iterator[PgConnection]:

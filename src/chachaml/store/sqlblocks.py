@@ -185,16 +185,14 @@ def append(conn: Conn, sid: int, after_step: int, steps: list[int], values: list
     for shift, below in zip(SHIFTS[1:], SHIFTS, strict=False):
         levels.append(_parents(levels[-1], shift - below))
     # Only the block holding the stored last step can already exist at each level: merge it.
-    keys = [(n, after_step >> shift) for n, shift in enumerate(SHIFTS, 1)]
+    wanted = " OR ".join(["(level = ? AND block = ?)"] * len(SHIFTS))
     stored: dict[tuple[int, int], Block] = {}
-    for n, block in keys:
-        row = conn.execute(
-            "SELECT block, count, first_step, min_step, min_value, max_step, max_value "
-            "FROM metric_blocks WHERE series_id = ? AND level = ? AND block = ?",
-            (sid, n, block),
-        ).fetchone()
-        if row is not None:
-            stored[n, block] = tuple(row)
+    for level, *row in conn.execute(
+        "SELECT level, block, count, first_step, min_step, min_value, max_step, max_value "
+        f"FROM metric_blocks WHERE series_id = ? AND ({wanted})",
+        (sid, *(x for n, shift in enumerate(SHIFTS, 1) for x in (n, after_step >> shift))),
+    ):
+        stored[level, row[0]] = tuple(row)
     upserts = []
     for n, fresh in enumerate(levels, 1):
         for new in fresh:

@@ -19,40 +19,20 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from chachaml import _env
 from chachaml.errors import InvalidInput, StoreUnavailable
-from chachaml.store.migrations import SQLITE_MIGRATIONS, Migration
+from chachaml.store.migrations import SQLITE_MIGRATIONS, Migration, apply_pending
 from chachaml.store.sqlbase import SQLStoreBase
 from chachaml.store.sqlconn import Conn
 
 STATS_MIN_RUNS = 1000  # smaller stores plan well without statistics
-_ENV_ERRORS: list[str] = []  # malformed settings, reported when a store is opened
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        _ENV_ERRORS.append(f"{name}={raw!r}: expected a whole number >= 0")
-        return default
-    return value
-
-
-BUSY_TIMEOUT_MS = _env_int("CHACHAML_SQLITE_BUSY_TIMEOUT_MS", 60_000)
+BUSY_TIMEOUT_MS = int(_env.get("CHACHAML_SQLITE_BUSY_TIMEOUT_MS"))
 # Page cache per connection, filled only as pages are read (SQLite's default is 2 MiB, which a
 # store of 10,000 runs outgrows: queries then re-read pages from the OS on every call).
-CACHE_KIB = 1024 * _env_int("CHACHAML_SQLITE_CACHE_MB", 64)
+CACHE_KIB = 1024 * int(_env.get("CHACHAML_SQLITE_CACHE_MB"))
 # Connections inherited over fork() must never be used or closed by the child (SQLite forbids
 # it); the child drops them here so they are not finalised either.
 _ABANDONED: list[sqlite3.Connection] = []
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class SQLiteStore(SQLStoreBase):
@@ -77,8 +57,6 @@ class SQLiteStore(SQLStoreBase):
     def _connect(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreUnavailable(f"store {self.url} is closed")
-        if _ENV_ERRORS:
-            raise InvalidInput("; ".join(_ENV_ERRORS))
         try:
             if self.memory:
                 conn = sqlite3.connect(
@@ -197,20 +175,7 @@ class SQLiteStore(SQLStoreBase):
             return  # fast path: nothing to apply, no write lock taken
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-            )
-            applied = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-            for migration in migrations:
-                if migration.version in applied:
-                    continue
-                for statement in migration.statements:
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (migration.version, migration.name, _now_ms()),
-                )
+            apply_pending(conn, migrations)
             conn.execute(f"PRAGMA user_version = {latest}")
             conn.execute("COMMIT")
         except BaseException:
