@@ -537,7 +537,7 @@ def test_planner_statistics_appear_once_the_store_is_big_and_follow_its_growth(
         sqlite_store.SQLiteStore._refresh_stats(raw)
         return _runs_stat(path)
 
-    def forget() -> None:  # closing a store may gather statistics too (PRAGMA optimize)
+    def forget() -> None:  # start each step without statistics
         raw.execute("DROP TABLE IF EXISTS sqlite_stat1")
 
     _add_runs(path, 0, sqlite_store.STATS_MIN_RUNS - 1)

@@ -211,11 +211,8 @@ class SQLiteStore(SQLStoreBase):
     def close(self) -> None:
         with self._lock:
             self._check_fork()
+            # Planner statistics are kept by one rule, on open (_refresh_stats), not on close.
             for conn in [*self._readers, *([self._writer] if self._writer else [])]:
-                # Refresh the planner's statistics for tables this connection queried (cheap;
-                # only where they changed), so later processes pick good indexes.
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("PRAGMA optimize")
                 conn.close()
             self._readers = []
             self._writer = None
