@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import chachaml as ml
+from chachaml.artifact_api import guess_content_type
 from chachaml.artifacts import formats
-from chachaml.artifacts.api import guess_content_type
 from chachaml.errors import InvalidInput, StoreUnavailable
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "log_file_memory.py"
@@ -121,7 +121,7 @@ def test_content_type_is_guessed_from_name_then_content(
 
 
 def test_a_failed_metadata_insert_removes_the_placed_bytes(tmp_path: Path) -> None:
-    from chachaml.artifacts import api
+    from chachaml import artifact_api as api
 
     blobs = tmp_path / "blobs"
     with ml.store(str(tmp_path / "m.db"), artifacts=str(blobs)) as st:

@@ -119,7 +119,7 @@ def test_an_interrupted_write_leaves_an_orphan_that_blocks_only_until_gc(
     # A crash between placing the bytes and inserting the row leaves an orphan where a new
     # artifact "b" of that run would go.
     (blobs / run.id / "b").write_bytes(b"orphan from a crash")
-    from chachaml.artifacts import api
+    from chachaml import artifact_api as api
 
     with pytest.raises(ml.AlreadyExists, match="gc"):
         api.log_artifact_to(st, run.id, "b", b"new")

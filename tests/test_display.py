@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 import chachaml as ml
-from chachaml import display
+from chachaml import display, formatting
 
 
 def console() -> tuple[Console, io.StringIO]:
@@ -18,15 +18,17 @@ def console() -> tuple[Console, io.StringIO]:
 
 
 def test_value_and_duration_formatting() -> None:
-    assert display.fmt_value(math.nan) == "nan"
-    assert display.fmt_value(1 / 3) == "0.333333"
-    assert display.fmt_value({"b": 1, "a": [2]}) == '{"a": [2], "b": 1}'
-    assert display.fmt_value(None) == ""
-    assert display.fmt_duration(None) == ""
-    assert display.fmt_duration(1500) == "1.5s"
-    assert display.fmt_duration(125_000) == "2m05s"
-    assert display.fmt_duration(3_725_000) == "1h02m"
-    assert display.fmt_time(None) == ""
+    assert formatting.fmt_value(math.nan) == "nan"
+    assert formatting.fmt_value(1 / 3) == "0.333333"
+    assert formatting.fmt_value({"b": 1, "a": [2]}) == '{"a": [2], "b": 1}'
+    assert formatting.fmt_value(None) == ""
+    assert formatting.fmt_duration(None) == ""
+    assert formatting.fmt_duration(13) == "13ms"  # a quick run is not shown as 0.0s
+    assert formatting.fmt_duration(999) == "999ms"
+    assert formatting.fmt_duration(1500) == "1.5s"
+    assert formatting.fmt_duration(125_000) == "2m05s"
+    assert formatting.fmt_duration(3_725_000) == "1h02m"
+    assert formatting.fmt_time(None) == ""
 
 
 def test_inspect_prints_every_section_of_a_run(store: ml.Store) -> None:

@@ -10,8 +10,8 @@ import pytest
 import chachaml as ml
 from chachaml import filters
 from chachaml.errors import InvalidFilter, InvalidInput
-from chachaml.filters._ast import And, Compare, Field, Filter, Not, Or, OrderKey, Value
-from chachaml.store import sqlquery
+from chachaml.filters.nodes import And, Compare, Field, Filter, Not, Or, OrderKey, Value
+from chachaml.store import sqlfilter, sqlquery
 from test_filters_reference import Run, load, search_ids
 
 H = 3_600_000
@@ -281,7 +281,7 @@ def test_literals_are_converted_for_their_field() -> None:
 
 def test_compiled_sql_binds_every_literal() -> None:
     text = "name = 'x' and params.p like 'a%' and tags.t in ('?', '%s') and metrics.m > 1"
-    sql, params = filters.compile_where(text, dialect="sqlite", stale_before=7)
+    sql, params = sqlfilter.compile_where(text, dialect="sqlite", stale_before=7)
     assert "'x'" not in sql and "?'" not in sql and "%" not in sql
     assert sql.count("?") == len(params)
     assert params == ["p", "a*", "t", "?", "%s", "m", 1, "x"] or sorted(map(str, params)) == sorted(
@@ -294,7 +294,7 @@ def test_postgresql_dialect_compiles_without_question_marks_or_percent_in_sql() 
         "params.p like 'a%' and params.p ilike '_b' and params.q > 1 and tags.t < 'x' "
         "and status in ('running') and status = 'crashed' and name ilike '%'"
     )
-    sql, params = filters.compile_where(text, dialect="postgresql", stale_before=7)
+    sql, params = sqlfilter.compile_where(text, dialect="postgresql", stale_before=7)
     assert "%" not in sql
     assert sql.count("?") == len(params)
     assert "jsonb" in sql and 'COLLATE "C"' in sql and "translate(" in sql
@@ -303,17 +303,17 @@ def test_postgresql_dialect_compiles_without_question_marks_or_percent_in_sql() 
 
 def test_unknown_dialect_is_refused() -> None:
     with pytest.raises(InvalidInput, match="dialect"):
-        filters.compile_where("name = 'x'", dialect="oracle", stale_before=0)
+        sqlfilter.compile_where("name = 'x'", dialect="oracle", stale_before=0)
 
 
 def test_stale_before_is_bound_per_call() -> None:
-    _, first = filters.compile_where("status != 'running'", dialect="sqlite", stale_before=1)
-    _, second = filters.compile_where("status != 'running'", dialect="sqlite", stale_before=2)
+    _, first = sqlfilter.compile_where("status != 'running'", dialect="sqlite", stale_before=1)
+    _, second = sqlfilter.compile_where("status != 'running'", dialect="sqlite", stale_before=2)
     assert first == [1, "running"] and second == [2, "running"]
 
 
 def test_empty_condition_compiles_to_nothing() -> None:
-    assert filters.compile_where("order by name", dialect="sqlite", stale_before=0) == ("", [])
+    assert sqlfilter.compile_where("order by name", dialect="sqlite", stale_before=0) == ("", [])
 
 
 # -- order by ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import chachaml as ml
 from chachaml import filters
 from chachaml.errors import InvalidFilter
+from chachaml.store import sqlfilter
 from test_filters_reference import Run, expected_ids, load, render, search_ids
 
 HOSTILE = [
@@ -208,7 +209,7 @@ def test_the_deepest_accepted_expression_runs_without_database_error(st_: ml.Sto
     wide = " or ".join(
         f"params.model in ({i}, 'x{i}') and tags.note like '%{i}'" for i in range(125)
     )
-    assert len(filters.compile_where(wide, dialect="sqlite", stale_before=0)[1]) > 500
+    assert len(sqlfilter.compile_where(wide, dialect="sqlite", stale_before=0)[1]) > 500
     assert search_ids(st_, wide) == set()
     long_in = "params.model in (" + ",".join(["1"] * 4900) + ")"  # ~9,800 bound values
     assert len(long_in) < 10_000

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import chachaml as ml
-from chachaml import _validate
+from chachaml import validate
 from chachaml.store.protocol import NewRun
 
 # -- runs ------------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ def load(store: ml.Store, runs: Sequence[Run]) -> None:
             )
         )
         if run.params:
-            meta.log_params(run.id, {k: _validate.param_json(k, v) for k, v in run.params.items()})
+            meta.log_params(run.id, {k: validate.param_json(k, v) for k, v in run.params.items()})
         if run.tags:
             meta.set_tags(run.id, run.tags)
         points = [
@@ -233,7 +233,7 @@ def _get(run: Run, f: tuple[Any, ...]) -> Any:
     if kind == "param":
         if f[1] not in run.params:
             return None
-        raw = _validate.param_json(f[1], run.params[f[1]])
+        raw = validate.param_json(f[1], run.params[f[1]])
         return None if raw == "null" else raw
     if kind == "tag":
         return run.tags.get(f[1])

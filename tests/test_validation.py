@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import chachaml as ml
-from chachaml import _validate
+from chachaml import validate
 
 LONG_KEY = "k" * 251
 
@@ -321,17 +321,17 @@ def test_a_param_conflict_in_a_batch_stores_nothing_of_that_call(store: ml.Store
 
 
 def test_validators_directly() -> None:
-    assert _validate.metric_value(3, "m") == 3.0
-    assert _validate.limit(None) is None
+    assert validate.metric_value(3, "m") == 3.0
+    assert validate.limit(None) is None
     with pytest.raises(ml.InvalidInput, match="offset must be"):
-        _validate.limit(None, "offset", allow_none=False)
-    assert _validate.finite_number(2, "x") == 2.0
+        validate.limit(None, "offset", allow_none=False)
+    assert validate.finite_number(2, "x") == 2.0
     with pytest.raises(ml.InvalidInput, match="x must be a number, got bool"):
-        _validate.finite_number(True, "x")
+        validate.finite_number(True, "x")
     with pytest.raises(ml.InvalidInput, match="x must be finite, got inf"):
-        _validate.finite_number(math.inf, "x")
-    assert _validate.tag_value("t", 1.5) == "1.5"
-    long_repr = _validate._describe("x" * 100)
+        validate.finite_number(math.inf, "x")
+    assert validate.tag_value("t", 1.5) == "1.5"
+    long_repr = validate._describe("x" * 100)
     assert len(long_repr) == 60
     assert long_repr.endswith("...")
 

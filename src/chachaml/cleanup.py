@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chachaml import _validate
+from chachaml import validate
 from chachaml.errors import InUse, InvalidInput
 from chachaml.query import resolve
 from chachaml.store import Store
@@ -28,14 +28,14 @@ def archive_runs(
 
     Running runs are never archived. ``older_than_days=0`` archives every finished run.
     """
-    days = _validate.finite_number(older_than_days, "older_than_days")
+    days = validate.finite_number(older_than_days, "older_than_days")
     if days < 0:
         raise InvalidInput("older_than_days must be >= 0")
     cutoff = time.time_ns() // 1_000_000 - int(days * DAY_MS)
     if days == 0:
         cutoff += 1  # include runs that ended this millisecond
     return resolve(store).meta.archive_runs(
-        cutoff, _validate.optional_name(experiment, "experiment")
+        cutoff, validate.optional_name(experiment, "experiment")
     )
 
 
@@ -79,7 +79,7 @@ def gc(*, grace_seconds: float = 3600.0, store: Store | None = None) -> dict[str
     >>> gc(grace_seconds=0)  # doctest: +SKIP
     {'files_deleted': 2, 'bytes_freed': 10485760, 'skipped': []}
     """
-    grace = _validate.finite_number(grace_seconds, "grace_seconds")
+    grace = validate.finite_number(grace_seconds, "grace_seconds")
     if grace < 0:
         raise InvalidInput("grace_seconds must be >= 0")
     st = resolve(store)

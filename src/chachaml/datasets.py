@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from chachaml import _validate
+from chachaml import validate
 from chachaml.errors import InvalidInput
 
 MAX_FEATURES = 10_000
@@ -128,8 +128,8 @@ def build(
 ) -> dict[str, Any]:
     """Validate arguments and merge them with what ``describe(data)`` computes (explicit wins)."""
     record: dict[str, Any] = {
-        "role": _validate.key(role, "dataset role"),
-        "name": _validate.optional_name(name, "dataset name"),
+        "role": validate.key(role, "dataset role"),
+        "name": validate.optional_name(name, "dataset name"),
         "source": _opt_text(source, "dataset source"),
         "n_rows": None,
         "n_cols": None,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chachaml import annotate, context, query, registry, tracking
-from chachaml.artifacts import api as artifacts
+from chachaml import artifact_api as artifacts
 from chachaml.errors import InvalidInput
 from chachaml.store import Store
 

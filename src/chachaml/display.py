@@ -10,70 +10,18 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from chachaml.formatting import SUMMARY_COLUMNS, cell, fmt_value
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from chachaml.store import Store
 
-_SUMMARY_COLUMNS = ("id", "experiment", "name", "status", "start_time", "duration_ms", "created_by")
 
-
-def fmt_time(ms: int | None) -> str:
-    """Epoch milliseconds as local ``YYYY-mm-dd HH:MM:SS``."""
-    if ms is None:
-        return ""
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_duration(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def fmt_value(value: Any) -> str:
-    """Compact text for a param/metric value (floats to 6 significant digits)."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return f"{value:.6g}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    if value is None:
-        return ""
-    return str(value)
-
-
-def _cell(column: str, run: Mapping[str, Any], *, short: bool = False) -> str:
-    value = run.get(column)
-    if column in ("start_time", "end_time"):
-        if short and value is not None:
-            import datetime as dt
-
-            return dt.datetime.fromtimestamp(value / 1000).strftime("%m-%d %H:%M")
-        return fmt_time(value)
-    if column == "duration_ms":
-        return fmt_duration(value)
-    if column == "id":
-        return str(value)[:8]
-    return fmt_value(value)
-
-
-def _console() -> Console:
+def make_console() -> Console:
     from rich.console import Console
 
     return Console()
@@ -100,7 +48,7 @@ def runs_table(
         latest = st.meta.metric_summaries([r["id"] for r in runs])
     table = Table(title=f"{len(runs)} runs", show_lines=False)
     headers = {"start_time": "started", "duration_ms": "took", "created_by": "user"}
-    for column in _SUMMARY_COLUMNS:
+    for column in SUMMARY_COLUMNS:
         table.add_column(
             headers.get(column, column),
             no_wrap=column in ("id", "status", "start_time", "duration_ms"),
@@ -108,11 +56,11 @@ def runs_table(
     for key in metrics:
         table.add_column(key, justify="right", no_wrap=True)
     for run in runs:
-        cells = [_cell(c, run, short=True) for c in _SUMMARY_COLUMNS]
+        cells = [cell(c, run, short=True) for c in SUMMARY_COLUMNS]
         stats = latest.get(run["id"], {})
         cells += [f"{stats[k]['last']:.4g}" if k in stats else "" for k in metrics]
         table.add_row(*cells)
-    (console or _console()).print(table)
+    (console or make_console()).print(table)
 
 
 def inspect(
@@ -133,11 +81,11 @@ def inspect(
             raise NotFound(f"run {target!r} does not exist")
     else:
         run = dict(target)
-    out = console or _console()
+    out = console or make_console()
     head = Table.grid(padding=(0, 2))
     for column in query.RUN_COLUMNS:
         if column in run:
-            head.add_row(column, _cell(column, run) if column != "id" else str(run["id"]))
+            head.add_row(column, cell(column, run) if column != "id" else str(run["id"]))
     out.print(Panel(head, title=f"run {str(run.get('id', ''))[:8]}"))
     for title, data in (
         ("params", run.get("params", {})),
@@ -176,7 +124,7 @@ def print_comparison(comparison: Mapping[str, Any], *, console: Console | None =
     from rich.table import Table
 
     ids = list(comparison["run_ids"])
-    out = console or _console()
+    out = console or make_console()
     params = comparison["params"]
     table = Table(title="params")
     table.add_column("param")
@@ -198,28 +146,3 @@ def print_comparison(comparison: Mapping[str, Any], *, console: Console | None =
     for key, values in comparison["metrics"].items():
         table.add_row(key, *[fmt_value(values.get(i)) for i in ids])
     out.print(table)
-
-
-def run_html(run: Mapping[str, Any]) -> str:
-    """An HTML table of a run dict (every value escaped), used for Jupyter display."""
-    import html
-
-    rows = []
-    for column in ("id", "experiment", "name", "status", "start_time", "duration_ms", "created_by"):
-        if column in run:
-            rows.append((column, _cell(column, run) if column != "id" else str(run["id"])))
-    for section in ("params", "metrics", "tags"):
-        for k, v in (run.get(section) or {}).items():
-            rows.append((f"{section}.{k}", fmt_value(v)))
-    body = "".join(
-        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table>{body}</table>"
-
-
-class RunView(dict[str, Any]):
-    """A plain ``dict`` that also renders as an HTML table in Jupyter."""
-
-    def _repr_html_(self) -> str:
-        return run_html(self)

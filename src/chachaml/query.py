@@ -20,14 +20,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chachaml import _env, _validate, context, envinfo
-from chachaml.display import RunView
+from chachaml import config, context, envinfo, validate
 from chachaml.errors import InvalidInput, NotFound
+from chachaml.formatting import RunView
 from chachaml.store import Store
 from chachaml.store.protocol import RunQuery
-from chachaml.store.sqlquery import COMPARISONS
+from chachaml.store.sqlcommon import COMPARISONS
 
-HEARTBEAT_TIMEOUT_MS = int(_env.get("CHACHAML_HEARTBEAT_TIMEOUT") * 1000)
+HEARTBEAT_TIMEOUT_MS = int(config.get("CHACHAML_HEARTBEAT_TIMEOUT") * 1000)
 MAX_LIMIT = 100_000
 RUN_COLUMNS = (
     "id",
@@ -94,20 +94,20 @@ def build_query(
 ) -> RunQuery:
     """Validate query arguments (shared by the Python API, CLI and server) into a ``RunQuery``."""
     if limit is not None:
-        _validate.limit(limit)
+        validate.limit(limit)
         if limit > MAX_LIMIT:
             raise InvalidInput(f"limit {limit} is over the maximum {MAX_LIMIT}; page with offset")
-    _validate.limit(offset, "offset", allow_none=False)
+    validate.limit(offset, "offset", allow_none=False)
     if filter is not None and not isinstance(filter, str):
         raise InvalidInput(f"filter must be a string expression, got {type(filter).__name__}")
     return RunQuery(
-        experiment=_validate.optional_name(experiment, "experiment"),
-        status=None if status is None else _validate.status(status),
-        name=_validate.optional_name(name, "name"),
-        parent_run_id=None if parent_run_id is None else _validate.run_id(parent_run_id),
-        created_by=_validate.optional_name(created_by, "created_by"),
-        tags=None if tags is None else _validate.tags(tags),
-        ids=None if ids is None else [_validate.run_id(i) for i in ids],
+        experiment=validate.optional_name(experiment, "experiment"),
+        status=None if status is None else validate.status(status),
+        name=validate.optional_name(name, "name"),
+        parent_run_id=None if parent_run_id is None else validate.run_id(parent_run_id),
+        created_by=validate.optional_name(created_by, "created_by"),
+        tags=None if tags is None else validate.tags(tags),
+        ids=None if ids is None else [validate.run_id(i) for i in ids],
         metric=metric,
         filter=filter.strip() or None if filter is not None else None,
         order_by=_parse_order(order_by),
@@ -153,12 +153,12 @@ def runs(
 
 def get_run(run_id: str, *, store: Store | None = None) -> dict[str, Any] | None:
     """The full run dict (params, latest metrics, tags, datasets, children, env, note) or None."""
-    run = resolve(store).meta.get_run(_validate.run_id(run_id), stale_before())
+    run = resolve(store).meta.get_run(validate.run_id(run_id), stale_before())
     return None if run is None else RunView(run)
 
 
 def _require(run_id: str, store: Store) -> dict[str, Any]:
-    run = store.meta.get_run(_validate.run_id(run_id), stale_before())
+    run = store.meta.get_run(validate.run_id(run_id), stale_before())
     if run is None:
         raise NotFound(f"run {run_id!r} does not exist")
     return RunView(run)
@@ -172,13 +172,13 @@ def metric_history(
     ``max_points`` downsamples long series (min/max per bucket, so spikes stay visible).
     """
     st = resolve(store)
-    _validate.key(key, "metric key")
+    validate.key(key, "metric key")
     if max_points is not None:
-        _validate.limit(max_points, "max_points")
+        validate.limit(max_points, "max_points")
     st.flush()
     if max_points == 0:
         return []
-    points = st.meta.metric_history(_validate.run_id(run_id), key, max_points)
+    points = st.meta.metric_history(validate.run_id(run_id), key, max_points)
     return [{"step": s, "value": v, "timestamp": t} for s, v, t in points]
 
 
@@ -242,7 +242,7 @@ def search_runs(
     st = resolve(store)
     threshold: tuple[str, str, float] | None = None
     if metric is not None:
-        _validate.key(metric, "metric")
+        validate.key(metric, "metric")
         if op is None and value is None:
             threshold = (metric, "exists", 0.0)
             if order_by is None:
@@ -254,7 +254,7 @@ def search_runs(
         elif op not in COMPARISONS:
             raise InvalidInput(f"op {op!r} is not one of: {', '.join(COMPARISONS)}")
         else:
-            threshold = (metric, op, _validate.finite_number(value, "value"))
+            threshold = (metric, op, validate.finite_number(value, "value"))
     elif op is not None or value is not None:
         raise InvalidInput(
             "op and value need a metric: search_runs(metric='acc', op='>', value=0.9)"
@@ -284,10 +284,10 @@ def best_run(
     win. Returns the full run dict plus ``metric_value`` and ``metric_step``, or None.
     """
     st = resolve(store)
-    _validate.key(metric, "metric")
+    validate.key(metric, "metric")
     if direction not in ("max", "min"):
         raise InvalidInput(f"direction must be 'max' or 'min', got {direction!r}")
-    experiment = _validate.optional_name(experiment, "experiment")
+    experiment = validate.optional_name(experiment, "experiment")
     st.flush()
     found = st.meta.best_run(metric, experiment, direction)
     if found is None:

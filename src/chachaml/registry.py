@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chachaml import _validate
+from chachaml import validate
 from chachaml.artifacts import names
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.store import Store
@@ -50,7 +50,7 @@ def _resolve(store: Store | None) -> Store:
 
 
 def _model_name(value: object) -> str:
-    return _validate.name(value, "model name")
+    return validate.name(value, "model name")
 
 
 def _stage(value: object) -> str:
@@ -97,7 +97,7 @@ def register_model(
     artifact = names.validate(artifact)
     stage = _stage(stage)
     if description is not None:
-        description = _validate.note(description)
+        description = validate.note(description)
     if run_id is None:
         from chachaml.tracking import _active
 
@@ -105,7 +105,7 @@ def register_model(
         run_id, st = handle.id, store if store is not None else handle.store
         st = _resolve(st)
     else:
-        run_id = _validate.run_id(run_id)
+        run_id = validate.run_id(run_id)
         st = _resolve(store)
     return st.meta.register_model_version(name, run_id, artifact, stage, description, _now_ms())
 
@@ -184,7 +184,7 @@ def load_model(
     >>> ml.registry.load_model("churn", 2)                # version 2   # doctest: +SKIP
     >>> ml.registry.load_model("churn", stage="staging")  # doctest: +SKIP
     """
-    from chachaml.artifacts import api
+    from chachaml import artifact_api as api
 
     st = _resolve(store)
     found = get_version(name, version, stage=stage, store=st)
@@ -209,5 +209,5 @@ def set_model_description(
     model dict."""
     name = _model_name(name)
     st = _resolve(store)
-    st.meta.set_model_description(name, _validate.note(markdown), _now_ms())
+    st.meta.set_model_description(name, validate.note(markdown), _now_ms())
     return _require_model(st, name)

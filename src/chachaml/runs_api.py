@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chachaml import _validate, datasets, envinfo
+from chachaml import datasets, envinfo, validate
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.query import _require, resolve
 from chachaml.store import Store
@@ -52,7 +52,7 @@ def _now_ms() -> int:
 def _int_or_none(value: object, what: str) -> int | None:
     if value is None:
         return None
-    if type(value) is not int or not _validate.INT64_MIN <= value <= _validate.INT64_MAX:
+    if type(value) is not int or not validate.INT64_MIN <= value <= validate.INT64_MAX:
         raise InvalidInput(f"{what} must be an integer, got {value!r}")
     return value
 
@@ -77,19 +77,19 @@ def create_run(
     can be recognised; ``AlreadyExists`` if taken.
     """
     st = resolve(store)
-    env_plain = dict(_validate.mapping(env, "env")) if env is not None else {}
+    env_plain = dict(validate.mapping(env, "env")) if env is not None else {}
     new = NewRun(
-        id=_validate.run_id(run_id) if run_id is not None else new_run_id(),
-        experiment=_validate.name(experiment or DEFAULT_EXPERIMENT, "experiment"),
-        name=_validate.optional_name(name, "run name"),
+        id=validate.run_id(run_id) if run_id is not None else new_run_id(),
+        experiment=validate.name(experiment or DEFAULT_EXPERIMENT, "experiment"),
+        name=validate.optional_name(name, "run name"),
         start_time=_int_or_none(start_time, "start_time") or _now_ms(),
-        created_by=_validate.name(created_by, "created_by")
+        created_by=validate.name(created_by, "created_by")
         if created_by is not None
         else envinfo.current_user(),
-        parent_run_id=None if parent_run_id is None else _validate.run_id(parent_run_id),
-        tags=_validate.tags(tags) if tags is not None else {},
+        parent_run_id=None if parent_run_id is None else validate.run_id(parent_run_id),
+        tags=validate.tags(tags) if tags is not None else {},
         env=env_plain,
-        host=_validate.optional_name(host, "host"),
+        host=validate.optional_name(host, "host"),
         pid=_int_or_none(pid, "pid"),
     )
     if new.id and st.meta.get_run(new.id) is not None:
@@ -110,8 +110,8 @@ def end_run(
 ) -> dict[str, Any]:
     """Record a final status (``completed``, ``failed``, ``killed`` or ``crashed``)."""
     st = resolve(store)
-    run_id = _validate.run_id(run_id)
-    status = _validate.status(status, _validate.FINAL_STATUSES)
+    run_id = validate.run_id(run_id)
+    status = validate.status(status, validate.FINAL_STATUSES)
     if error is not None and not isinstance(error, str):
         raise InvalidInput("error must be a string")
     end = _int_or_none(end_time, "end_time") or _now_ms()
@@ -120,17 +120,17 @@ def end_run(
 
 
 def rename_run(run_id: str, name: str, *, store: Store | None = None) -> None:
-    resolve(store).meta.rename_run(_validate.run_id(run_id), _validate.name(name, "run name"))
+    resolve(store).meta.rename_run(validate.run_id(run_id), validate.name(name, "run name"))
 
 
 def log_params(run_id: str, params: Mapping[str, Any], *, store: Store | None = None) -> None:
     """Log params atomically (``ParamConflict`` if a key already has another value)."""
     encoded = {
-        _validate.key(k, "param key"): _validate.param_json(k, v)
-        for k, v in _validate.mapping(params, "params").items()
+        validate.key(k, "param key"): validate.param_json(k, v)
+        for k, v in validate.mapping(params, "params").items()
     }
     st = resolve(store)
-    run_id = _validate.run_id(run_id)
+    run_id = validate.run_id(run_id)
     _require(run_id, st)
     st.meta.log_params(run_id, encoded)
 
@@ -138,8 +138,8 @@ def log_params(run_id: str, params: Mapping[str, Any], *, store: Store | None = 
 def log_tags(run_id: str, tags: Mapping[str, Any], *, store: Store | None = None) -> None:
     """Set (or replace) several tags of a run."""
     st = resolve(store)
-    run_id = _validate.run_id(run_id)
-    checked = _validate.tags(tags)
+    run_id = validate.run_id(run_id)
+    checked = validate.tags(tags)
     _require(run_id, st)
     st.meta.set_tags(run_id, checked)
 
@@ -153,7 +153,7 @@ def log_metric_points(
     """Store ``(key, step, value, timestamp_ms or None)`` points of one run in one transaction;
     returns how many. A point for an existing ``(key, step)`` replaces it, so replaying a batch
     is harmless. ``NotFound`` for an unknown run (nothing is stored)."""
-    run_id = _validate.run_id(run_id)
+    run_id = validate.run_id(run_id)
     return log_metric_batch([(run_id, k, s, v, t) for k, s, v, t in points], store=store)
 
 
@@ -171,14 +171,14 @@ def log_metric_batch(
     rows: list[MetricPoint] = []
     for run_id, key, raw_step, raw_value, ts in points:
         if run_id not in runs:
-            runs.add(_validate.run_id(run_id))
+            runs.add(validate.run_id(run_id))
         if key not in keys:
-            keys.add(_validate.key(key, "metric key"))
-        value = raw_value if type(raw_value) is float else _validate.metric_value(raw_value, key)
+            keys.add(validate.key(key, "metric key"))
+        value = raw_value if type(raw_value) is float else validate.metric_value(raw_value, key)
         step = (
             raw_step
-            if type(raw_step) is int and _validate.INT64_MIN <= raw_step <= _validate.INT64_MAX
-            else _validate.step(raw_step, key)
+            if type(raw_step) is int and validate.INT64_MIN <= raw_step <= validate.INT64_MAX
+            else validate.step(raw_step, key)
         )
         when = now if ts is None else _int_or_none(ts, "timestamp")
         rows.append((run_id, key, step, value, now if when is None else when))
@@ -194,7 +194,7 @@ def delete_run(run_id: str, *, force: bool = False, store: Store | None = None) 
     """Delete one run with its rows and artifact bytes; returns the artifacts removed.
     ``InUse`` if a model version is registered from it, unless ``force``."""
     st = resolve(store)
-    keys = st.meta.delete_run(_validate.run_id(run_id), force=bool(force))
+    keys = st.meta.delete_run(validate.run_id(run_id), force=bool(force))
     for key in keys:
         st.artifacts.delete(key)
     return len(keys)
@@ -208,7 +208,7 @@ def archive_before(
     if cutoff is None:
         raise InvalidInput("before_ms is required")
     return resolve(store).meta.archive_runs(
-        cutoff, _validate.optional_name(experiment, "experiment")
+        cutoff, validate.optional_name(experiment, "experiment")
     )
 
 
@@ -216,8 +216,8 @@ def log_dataset(run_id: str, dataset: Mapping[str, Any], *, store: Store | None 
     """Record dataset metadata (``role``, ``name``, ``n_rows``, ``n_cols``, ``features``,
     ``hash``, ``source``) for a run."""
     st = resolve(store)
-    run_id = _validate.run_id(run_id)
-    fields = dict(_validate.mapping(dataset, "dataset"))
+    run_id = validate.run_id(run_id)
+    fields = dict(validate.mapping(dataset, "dataset"))
     allowed = {"role", "name", "n_rows", "n_cols", "features", "hash", "source"}
     unknown = set(fields) - allowed
     if unknown:
@@ -239,6 +239,6 @@ def log_dataset(run_id: str, dataset: Mapping[str, Any], *, store: Store | None 
 
 def heartbeat(run_ids: Sequence[str], *, store: Store | None = None) -> None:
     """Mark runs as alive now (a ``running`` run without heartbeats reads as ``crashed``)."""
-    ids = [_validate.run_id(i) for i in run_ids]
+    ids = [validate.run_id(i) for i in run_ids]
     if ids:
         resolve(store).meta.heartbeat(ids, _now_ms())

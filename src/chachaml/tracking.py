@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from chachaml import _validate, context, datasets, envinfo
+from chachaml import context, datasets, envinfo, validate
 from chachaml.errors import InvalidInput, NoActiveRun
 from chachaml.store import Store
 from chachaml.store.protocol import MetricPoint, NewRun
@@ -31,8 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_EXPERIMENT = "default"
 MAX_ERROR_CHARS = 10_000
-INT64_MIN = _validate.INT64_MIN
-INT64_MAX = _validate.INT64_MAX
+INT64_MIN = validate.INT64_MIN
+INT64_MAX = validate.INT64_MAX
 
 _batch_var: contextvars.ContextVar[dict[Store, list[MetricPoint]] | None] = contextvars.ContextVar(
     "chachaml_metric_batch", default=None
@@ -142,16 +142,16 @@ class ActiveRun(Mapping[str, Any]):
         """Log one metric point; ``step`` defaults to the next step of this key (from 0)."""
         if self.ended or key not in self._metric_keys:
             self._check_open()
-            self._metric_keys.add(_validate.key(key, "metric key"))
+            self._metric_keys.add(validate.key(key, "metric key"))
         if type(value) is not float:
-            value = _validate.metric_value(value, key)
+            value = validate.metric_value(value, key)
         nxt = self._next_step.get(key, 0)
         if step is None:
             step = nxt
             if step > INT64_MAX:  # after an explicit step at the very top of the range
                 raise InvalidInput(f"metric {key!r}: the next step is outside the int64 range")
         elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
-            step = _validate.step(step, key)
+            step = validate.step(step, key)
         if step >= nxt:
             self._next_step[key] = step + 1
         point = (self.id, key, step, value, _time_ns() // 1_000_000)
@@ -165,12 +165,12 @@ class ActiveRun(Mapping[str, Any]):
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log several metrics at once, all at ``step`` (or each at its own next step)."""
-        _validate.mapping(metrics, "metrics")
-        checked = [(k, _validate.metric_value(v, str(k))) for k, v in metrics.items()]
+        validate.mapping(metrics, "metrics")
+        checked = [(k, validate.metric_value(v, str(k))) for k, v in metrics.items()]
         for k, _ in checked:
-            _validate.key(k, "metric key")
+            validate.key(k, "metric key")
         if step is not None:
-            step = _validate.step(step, "metrics")
+            step = validate.step(step, "metrics")
         for k, v in checked:
             self.log_metric(k, v, step)
 
@@ -182,8 +182,8 @@ class ActiveRun(Mapping[str, Any]):
         """Log params atomically: on ``ParamConflict`` nothing of this call is stored."""
         self._check_open()
         encoded = {
-            _validate.key(k, "param key"): _validate.param_json(k, v)
-            for k, v in _validate.mapping(params, "params").items()
+            validate.key(k, "param key"): validate.param_json(k, v)
+            for k, v in validate.mapping(params, "params").items()
         }
         self.store.meta.log_params(self.id, encoded)
 
@@ -192,13 +192,13 @@ class ActiveRun(Mapping[str, Any]):
 
     def log_tags(self, tags: Mapping[str, Any]) -> None:
         """Set mutable string tags (``True`` becomes ``"true"``); a later value replaces."""
-        self.store.meta.set_tags(self.id, _validate.tags(tags))
+        self.store.meta.set_tags(self.id, validate.tags(tags))
 
     def set_name(self, name: str) -> None:
-        self.store.meta.rename_run(self.id, _validate.name(name, "run name"))
+        self.store.meta.rename_run(self.id, validate.name(name, "run name"))
 
     def set_note(self, markdown: str) -> None:
-        self.store.meta.set_note(self.id, _validate.note(markdown))
+        self.store.meta.set_note(self.id, validate.note(markdown))
 
     def log_dataset(
         self,
@@ -232,7 +232,7 @@ class ActiveRun(Mapping[str, Any]):
         """Flush this run's metrics (durable when this returns) and record its final status."""
         if self.ended:
             return
-        _validate.status(status, _validate.FINAL_STATUSES)
+        validate.status(status, validate.FINAL_STATUSES)
         if error is not None and not isinstance(error, str):
             raise InvalidInput("error must be a string")
         self.ended = True
@@ -289,26 +289,26 @@ class ActiveRun(Mapping[str, Any]):
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             self.end("failed", f"{type(exc).__name__}: {exc}\n\n{text}")
 
-    # -- artifacts (see chachaml.artifacts.api) ---------------------------------------------------
+    # -- artifacts (see chachaml.artifact_api) ---------------------------------------------------
     def log_artifact(
         self, name: str, value: Any, format: str | None = None, content_type: str | None = None
     ) -> dict[str, Any]:
         """Store ``value`` as artifact ``name`` of this run (format chosen from the value)."""
-        from chachaml.artifacts import api
+        from chachaml import artifact_api as api
 
         self._check_open()
         return api.log_artifact_to(self.store, self.id, name, value, format, content_type)
 
     def log_file(self, name: str, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Copy a file into this run as artifact ``name``, streaming."""
-        from chachaml.artifacts import api
+        from chachaml import artifact_api as api
 
         self._check_open()
         return api.log_file_to(self.store, self.id, name, path)
 
     def log_table(self, name: str, table: Any) -> dict[str, Any]:
         """Store a table (headers+rows, list of dicts, or DataFrame) as artifact ``name``."""
-        from chachaml.artifacts import api
+        from chachaml import artifact_api as api
 
         self._check_open()
         return api.log_table_to(self.store, self.id, name, table)
@@ -331,24 +331,24 @@ def _start(
     if isinstance(parent, ActiveRun):
         parent_handle, parent_id = parent, parent.id
     elif parent is not None:
-        parent_id = _validate.run_id(parent)
+        parent_id = validate.run_id(parent)
     elif nested and outer is not None and not outer.ended:
         parent_handle, parent_id = outer, outer.id
     else:
         parent_id = None
     if experiment is None:
         experiment = parent_handle.experiment if parent_handle else DEFAULT_EXPERIMENT
-    experiment = _validate.name(experiment, "experiment")
+    experiment = validate.name(experiment, "experiment")
     new = NewRun(
         id=new_run_id(),
         experiment=experiment,
-        name=_validate.optional_name(name, "run name"),
+        name=validate.optional_name(name, "run name"),
         start_time=_now_ms(),
-        created_by=_validate.name(created_by, "created_by")
+        created_by=validate.name(created_by, "created_by")
         if created_by is not None
         else envinfo.current_user(),
         parent_run_id=parent_id,
-        tags=_validate.tags(tags) if tags is not None else {},
+        tags=validate.tags(tags) if tags is not None else {},
         env=envinfo.snapshot(),
         host=envinfo.hostname(),
         pid=os.getpid(),

@@ -27,7 +27,7 @@ import weakref
 from collections import deque
 from typing import Any
 
-from chachaml import _env
+from chachaml import config
 from chachaml.errors import NotFound
 from chachaml.store.protocol import MetadataStore, MetricPoint
 
@@ -38,8 +38,8 @@ def _log() -> Any:
     return logging.getLogger("chachaml")
 
 
-FLUSH_INTERVAL = _env.get("CHACHAML_FLUSH_INTERVAL")
-HEARTBEAT_INTERVAL = _env.get("CHACHAML_HEARTBEAT_INTERVAL")
+FLUSH_INTERVAL = config.get("CHACHAML_FLUSH_INTERVAL")
+HEARTBEAT_INTERVAL = config.get("CHACHAML_HEARTBEAT_INTERVAL")
 HIGH_WATER = 50_000
 MAX_BUFFER = 1_000_000
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import chachaml as ml
-from chachaml import _http
+from chachaml import httpclient
 from chachaml.cli import cli
 from chachaml.server.settings import Settings
 from chachaml.server.testing import LiveServer
@@ -24,7 +24,7 @@ OUTAGE_SECONDS = 2.0
 @pytest.fixture
 def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     monkeypatch.setenv("CHACHAML_OUTBOX_DIR", str(tmp_path / "outbox"))
-    monkeypatch.setattr(_http, "BACKOFF", 0.01)
+    monkeypatch.setattr(httpclient, "BACKOFF", 0.01)
     server = LiveServer.start(Settings(store_url=str(tmp_path / "served.db")))
     yield server
     server.stop()

@@ -95,9 +95,9 @@ def test_an_unreachable_server_fails_reads_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHACHAML_OUTBOX_DIR", str(tmp_path / "outbox"))
-    from chachaml import _http
+    from chachaml import httpclient
 
-    monkeypatch.setattr(_http, "BACKOFF", 0.001)
+    monkeypatch.setattr(httpclient, "BACKOFF", 0.001)
     with ml.store(f"http://127.0.0.1:{free_port()}") as st, pytest.raises(StoreUnavailable):
         ml.runs(store=st)
 

@@ -6,7 +6,7 @@
 - :mod:`~chachaml.artifacts.local` — the local directory store;
 - :mod:`~chachaml.artifacts.s3` — the S3-compatible store (``s3://bucket/prefix``);
 - :mod:`~chachaml.artifacts.formats` — encode/decode per format (optional deps load lazily);
-- :mod:`~chachaml.artifacts.api` — ``log_artifact``, ``log_file``, ``log_table``,
+- :mod:`~chachaml.artifact_api` — ``log_artifact``, ``log_file``, ``log_table``,
   ``load_artifact``, ``artifact_path``, ``list_artifacts``.
 """
 

@@ -9,7 +9,7 @@ nothing behind:
 2. :meth:`ArtifactWriter.commit` moves the staged bytes to their key *without overwriting*
    (``AlreadyExists`` if the key is taken), or :meth:`ArtifactWriter.discard` drops them.
 
-The metadata row is written by the caller after ``commit`` (see :mod:`chachaml.artifacts.api`).
+The metadata row is written by the caller after ``commit`` (see :mod:`chachaml.artifact_api`).
 An S3 implementation maps staging to a temporary object or multipart upload and ``commit`` to a
 conditional (``If-None-Match: *``) write.
 """

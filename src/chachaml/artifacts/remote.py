@@ -11,10 +11,10 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any, BinaryIO
 
-from chachaml._http import Http, Unreachable, error_from, quote_name, quote_part
 from chachaml.artifacts.hashing import HashingWriter
 from chachaml.artifacts.protocol import StoredObject
 from chachaml.errors import InvalidInput, NotFound
+from chachaml.httpclient import Http, Unreachable, error_from, quote_name, quote_part
 
 __all__ = ["RemoteArtifactStore"]
 

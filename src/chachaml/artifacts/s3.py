@@ -25,13 +25,13 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import IO, Any, BinaryIO, cast
 
-from chachaml import _env
+from chachaml import config
 from chachaml.artifacts.hashing import HashingWriter
 from chachaml.artifacts.names import MAX_KEY_BYTES, resolve_under, validate
 from chachaml.artifacts.protocol import StoredObject
 from chachaml.errors import AlreadyExists, InvalidInput, NotFound, StoreUnavailable
 
-PART_SIZE = int(_env.get("CHACHAML_S3_PART_SIZE"))
+PART_SIZE = int(config.get("CHACHAML_S3_PART_SIZE"))
 _CHUNK = 1024 * 1024
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from chachaml import cleanup, display, registry
-from chachaml.artifacts import api
+from chachaml import artifact_api as api
+from chachaml import cleanup, display, formatting, registry
 from chachaml.cli.common import cli, echo_json, store_options
 from chachaml.store import Store
 
@@ -35,7 +35,7 @@ def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
-    display._console().print(table)
+    display.make_console().print(table)
 
 
 @cli.command("models")
@@ -58,7 +58,7 @@ def models_cmd(store: Store, name: str | None, as_json: bool) -> None:
                     v["stage"],
                     v["run_id"][:8],
                     v["artifact"],
-                    display.fmt_time(v["created_at"]),
+                    formatting.fmt_time(v["created_at"]),
                     _first_line(v["description"]),
                 ]
                 for v in found["versions"]
@@ -78,7 +78,7 @@ def models_cmd(store: Store, name: str | None, as_json: bool) -> None:
                 str(m["latest_version"] or ""),
                 "" if m["production_version"] is None else str(m["production_version"]),
                 str(m["version_count"]),
-                display.fmt_time(m["updated_at"]),
+                formatting.fmt_time(m["updated_at"]),
                 _first_line(m["description"]),
             ]
             for m in rows
@@ -121,7 +121,7 @@ def artifacts_cmd(store: Store, run_id: str, as_json: bool) -> None:
                 a["content_type"],
                 _size(a["size"]),
                 a["sha256"][:12],
-                display.fmt_time(a["created_at"]),
+                formatting.fmt_time(a["created_at"]),
             ]
             for a in rows
         ],

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from chachaml import annotate, display, query
+from chachaml import annotate, display, formatting, query
 from chachaml.cli.common import cli, echo_json, store_options
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.store import Store
@@ -86,7 +86,8 @@ def best_cmd(
         echo_json(found)
     else:
         click.echo(
-            f"{metric} = {display.fmt_value(found['metric_value'])} at step {found['metric_step']}"
+            f"{metric} = {formatting.fmt_value(found['metric_value'])} "
+            f"at step {found['metric_step']}"
         )
         display.inspect(found)
 
@@ -175,11 +176,11 @@ def experiments_cmd(store: Store, as_json: bool) -> None:
         table.add_row(
             row["name"],
             str(row["run_count"]),
-            display.fmt_time(row["last_activity"]),
+            formatting.fmt_time(row["last_activity"]),
             row["owner"] or "",
             desc[0] if desc else "",
         )
-    display._console().print(table)
+    display.make_console().print(table)
 
 
 @cli.command("tag")

@@ -8,21 +8,20 @@ Field(kind='metric', name='acc', aggregate='last')
 [('metrics.acc', True)]
 
 The grammar, type rules and NULL/NaN behaviour are documented in ``docs/filters.md``. Text is
-parsed once (cached) into frozen AST dataclasses and compiled to parameterised SQL: no user text
-ever becomes SQL text.
+parsed once (cached) into frozen AST dataclasses and compiled to parameterised SQL by the SQL stores
+(:mod:`chachaml.store.sqlfilter`): no user text ever becomes SQL text.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, cast
+from typing import cast
 
 from chachaml.errors import InvalidFilter
-from chachaml.filters._ast import AGGREGATES, ATTRIBUTE, Field, Filter
-from chachaml.filters._compiler import STALE, compile_node
-from chachaml.filters._parser import parse_text
+from chachaml.filters.nodes import AGGREGATES, ATTRIBUTE, Field, Filter
+from chachaml.filters.parser import parse_text
 
-__all__ = ["Filter", "compile_where", "order_by", "parse", "validate"]
+__all__ = ["Filter", "order_by", "parse", "validate"]
 
 
 def parse(text: str) -> Filter:
@@ -48,31 +47,6 @@ def validate(text: str) -> None:
     >>> validate("metrics.loss.min < 0.1 order by start_time desc")
     """
     parse(text)
-
-
-@lru_cache(maxsize=512)
-def _compiled(text: str, dialect: str) -> tuple[str, tuple[Any, ...]]:
-    where = parse(text).where
-    if where is None:
-        return "", ()
-    sql, params = compile_node(where, dialect)
-    return sql, tuple(params)
-
-
-def compile_where(text: str, *, dialect: str, stale_before: int) -> tuple[str, list[Any]]:
-    """The condition of ``text`` as SQL over ``runs r`` with ``?`` placeholders, and its params.
-
-    ``stale_before`` is the heartbeat cutoff (epoch ms) below which a ``running`` run reads as
-    ``crashed``. An empty string means the filter has no condition (only ``order by``).
-
-    >>> sql, params = compile_where("metrics.acc > 0.9", dialect="sqlite", stale_before=0)
-    >>> sql
-    'r.id IN (SELECT s.run_id FROM metric_series s WHERE s.key = ? AND s.last_value > ?)'
-    >>> params
-    ['acc', 0.9]
-    """
-    sql, params = _compiled(text, dialect)
-    return sql, [stale_before if p is STALE else p for p in params]
 
 
 def _order_field(field: Field) -> str:

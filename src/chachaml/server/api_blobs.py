@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from chachaml import query
-from chachaml.artifacts import api as artifacts_api
+from chachaml import artifact_api, query
 from chachaml.errors import NotFound
 from chachaml.server.auth import READ, WRITE
 from chachaml.server.deps import settings_of, store_of
@@ -43,7 +42,7 @@ class ArtifactRow(BaseModel):
 @router.put("/api/store/blobs/{run_id}/{name:path}", dependencies=[WRITE], tags=["store"])
 async def put_blob(request: Request, run_id: str, name: str) -> Response:
     """Commit the raw body under ``<run_id>/<name>``; ``409`` if the key exists."""
-    key = artifacts_api.artifact_key(run_id, name)
+    key = artifact_api.artifact_key(run_id, name)
     cap = settings_of(request).max_artifact_bytes
     st = store_of(request)
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
@@ -77,7 +76,7 @@ async def put_blob(request: Request, run_id: str, name: str) -> Response:
 
 @router.get("/api/store/blobs/{run_id}/{name:path}", dependencies=[READ], tags=["store"])
 def get_blob(request: Request, run_id: str, name: str) -> Response:
-    key = artifacts_api.artifact_key(run_id, name)
+    key = artifact_api.artifact_key(run_id, name)
     stream = store_of(request).artifacts.open(key)
 
     def chunks() -> Iterator[bytes]:
@@ -94,7 +93,7 @@ def get_blob(request: Request, run_id: str, name: str) -> Response:
 
 @router.get("/api/store/blob-info/{run_id}/{name:path}", dependencies=[READ], tags=["store"])
 def blob_info(request: Request, run_id: str, name: str) -> Response:
-    key = artifacts_api.artifact_key(run_id, name)
+    key = artifact_api.artifact_key(run_id, name)
     blobs = store_of(request).artifacts
     if not blobs.exists(key):
         raise NotFound(f"no bytes under {key!r}")
@@ -105,7 +104,7 @@ def blob_info(request: Request, run_id: str, name: str) -> Response:
 def delete_blob(request: Request, run_id: str, name: str) -> Response:
     """Delete bytes that no metadata row references (``409 in_use`` otherwise)."""
     st = query.resolve(store_of(request))
-    freed = artifacts_api.delete_unreferenced_bytes(st, f"{run_id}/{name}")
+    freed = artifact_api.delete_unreferenced_bytes(st, f"{run_id}/{name}")
     return json_response(request, {"freed": freed})
 
 
@@ -115,5 +114,5 @@ def delete_blob(request: Request, run_id: str, name: str) -> Response:
 def add_artifact_row(request: Request, run_id: str, body: ArtifactRow) -> Response:
     """Insert the metadata row of uploaded bytes (``409`` if the run has that name)."""
     st = query.resolve(store_of(request))
-    row = artifacts_api.add_artifact_row(st, NewArtifact(run_id=run_id, **body.model_dump()))
+    row = artifact_api.add_artifact_row(st, NewArtifact(run_id=run_id, **body.model_dump()))
     return json_response(request, row, 201)

@@ -1,5 +1,5 @@
 """The read half of the JSON API: every route calls a service function (``query``, ``annotate``,
-``registry``, ``artifacts.api``) or a read of the store protocol, never SQL."""
+``registry``, ``artifact_api``) or a read of the store protocol, never SQL."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from chachaml import _validate, annotate, query, registry
-from chachaml.artifacts import api as artifacts_api
+from chachaml import annotate, artifact_api, query, registry, validate
 from chachaml.artifacts import names
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.server.auth import PUBLIC, READ
@@ -43,7 +42,7 @@ def _page_limit(request: Request, limit: int | None) -> int:
 
 
 def _ids(values: list[str]) -> list[str]:
-    return [_validate.run_id(v) for v in values]
+    return [validate.run_id(v) for v in values]
 
 
 @router.get("/healthz", dependencies=[PUBLIC], tags=["meta"])
@@ -79,8 +78,8 @@ class RunsQuery(BaseModel):
 def _runs_page(request: Request, q: RunsQuery) -> Response:
     threshold = None
     if q.metric is not None:
-        _validate.key(q.metric, "metric")
-        value = q.value if q.op == "exists" else _validate.finite_number(q.value, "value")
+        validate.key(q.metric, "metric")
+        value = q.value if q.op == "exists" else validate.finite_number(q.value, "value")
         threshold = (q.metric, q.op or "exists", value)
     if q.filter:
         from chachaml import filters
@@ -181,7 +180,7 @@ def metric_history(
     """Points of one metric in step order, downsampled to ``max_points`` (default 2,000) keeping
     each bucket's min and max (spikes stay); ``raw=true`` returns every point."""
     st = store_of(request)
-    query._require(_validate.run_id(run_id), query.resolve(st))
+    query._require(validate.run_id(run_id), query.resolve(st))
     limit = None if raw else (max_points or settings_of(request).default_history_points)
     points = query.metric_history(run_id, key, limit, store=st)
     return json_response(request, {"run_id": run_id, "key": key, "points": points})
@@ -190,26 +189,26 @@ def metric_history(
 @router.get("/api/runs/{run_id}/tags", dependencies=[READ], tags=["runs"])
 def get_tags(request: Request, run_id: str) -> Response:
     st = store_of(request)
-    query._require(_validate.run_id(run_id), query.resolve(st))
+    query._require(validate.run_id(run_id), query.resolve(st))
     return json_response(request, annotate.get_tags(run_id, store=st))
 
 
 @router.get("/api/runs/{run_id}/datasets", dependencies=[READ], tags=["runs"])
 def get_datasets(request: Request, run_id: str) -> Response:
     st = store_of(request)
-    query._require(_validate.run_id(run_id), query.resolve(st))
+    query._require(validate.run_id(run_id), query.resolve(st))
     return json_response(request, annotate.get_datasets(run_id, store=st))
 
 
 @router.get("/api/runs/{run_id}/artifacts", dependencies=[READ], tags=["artifacts"])
 def list_artifacts(request: Request, run_id: str) -> Response:
-    return json_response(request, artifacts_api.list_artifacts(run_id, store=store_of(request)))
+    return json_response(request, artifact_api.list_artifacts(run_id, store=store_of(request)))
 
 
 @router.get("/api/runs/{run_id}/artifact-info/{name:path}", dependencies=[READ], tags=["artifacts"])
 def artifact_info(request: Request, run_id: str, name: str) -> Response:
     """The metadata of one artifact."""
-    return json_response(request, artifacts_api.get_artifact(run_id, name, store=store_of(request)))
+    return json_response(request, artifact_api.get_artifact(run_id, name, store=store_of(request)))
 
 
 @router.get("/api/runs/{run_id}/artifacts/{name:path}", dependencies=[READ], tags=["artifacts"])
@@ -217,7 +216,7 @@ def download_artifact(request: Request, run_id: str, name: str) -> Response:
     """The artifact's bytes, streamed, with its content type. Anything a browser could run
     (HTML, SVG, ...) is sent as an attachment and sandboxed."""
     st = store_of(request)
-    row = artifacts_api.get_artifact(run_id, names.validate(name), store=st)
+    row = artifact_api.get_artifact(run_id, names.validate(name), store=st)
     stream = st.artifacts.open(row["path"])
 
     def chunks() -> Iterator[bytes]:

@@ -1,5 +1,5 @@
 """The write half of the JSON API. Bodies are pydantic models with ``extra="forbid"``; every
-route calls a service function (``runs_api``, ``annotate``, ``registry``, ``artifacts.api``)."""
+route calls a service function (``runs_api``, ``annotate``, ``registry``, ``artifact_api``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chachaml import _validate, annotate, query, registry, runs_api
-from chachaml.artifacts import api as artifacts_api
+from chachaml import annotate, artifact_api, query, registry, runs_api, validate
 from chachaml.artifacts import formats, names
 from chachaml.artifacts.protocol import ArtifactWriter
 from chachaml.errors import InvalidInput
@@ -27,7 +26,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 Name = Annotated[str, Field(max_length=250)]
-Int64 = Annotated[int, Field(ge=_validate.INT64_MIN, le=_validate.INT64_MAX)]
+Int64 = Annotated[int, Field(ge=validate.INT64_MIN, le=validate.INT64_MAX)]
 # Metric values: numbers, or "NaN"/"Infinity"/"-Infinity" (pydantic parses those strings).
 Value = float | Literal["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"]
 
@@ -194,14 +193,14 @@ def set_tags(request: Request, run_id: str, body: Tags) -> Response:
 @router.delete("/api/runs/{run_id}/tags/{key}", dependencies=[WRITE], tags=["runs"])
 def delete_tag(request: Request, run_id: str, key: str) -> Response:
     st = store_of(request)
-    query._require(_validate.run_id(run_id), query.resolve(st))
+    query._require(validate.run_id(run_id), query.resolve(st))
     return json_response(request, {"removed": annotate.remove_tag(run_id, key, store=st)})
 
 
 @router.put("/api/runs/{run_id}/note", dependencies=[WRITE], tags=["runs"])
 def set_note(request: Request, run_id: str, body: Note) -> Response:
     st = store_of(request)
-    query._require(_validate.run_id(run_id), query.resolve(st))
+    query._require(validate.run_id(run_id), query.resolve(st))
     annotate.set_note(run_id, body.note, store=st)
     return json_response(request, {"ok": True})
 
@@ -265,7 +264,7 @@ def log_metrics(
     """Log many keys x many steps of one run in one transaction. With an ``Idempotency-Key``
     header (or body field) a retried batch is answered from memory and not applied again."""
     return json_response(
-        request, _log_batch(request, body, _validate.run_id(run_id), idempotency_key)
+        request, _log_batch(request, body, validate.run_id(run_id), idempotency_key)
     )
 
 
@@ -292,7 +291,7 @@ async def upload_artifact(
     """Store the raw request body (streamed, capped) as artifact ``name``; never overwrites
     (``409 already_exists``). The MIME type is ``content_type``, else the request's
     ``Content-Type`` unless it is ``application/octet-stream``, else guessed."""
-    run_id = _validate.run_id(run_id)
+    run_id = validate.run_id(run_id)
     name = names.validate(name)
     fmt = "file" if format == "file" else formats.check_format(format)
     cap = settings_of(request).max_artifact_bytes
@@ -315,10 +314,10 @@ async def upload_artifact(
             ctype = (
                 formats.CONTENT_TYPES[fmt]
                 if fmt != "file"
-                else artifacts_api.guess_content_type(name, head)
+                else artifact_api.guess_content_type(name, head)
             )
         else:
-            ctype = artifacts_api._content_type(content_type)
+            ctype = artifact_api._content_type(content_type)
         spool.seek(0)
 
         def fill(sink: ArtifactWriter) -> None:
@@ -330,7 +329,7 @@ async def upload_artifact(
 
         def write() -> dict[str, Any]:
             query._require(run_id, query.resolve(st))
-            return artifacts_api.write_artifact(st, run_id, name, fmt, ctype, fill)
+            return artifact_api.write_artifact(st, run_id, name, fmt, ctype, fill)
 
         row = await anyio.to_thread.run_sync(write)
     finally:

@@ -12,7 +12,7 @@ import os
 from types import TracebackType
 from typing import Any
 
-from chachaml import _env
+from chachaml import config
 from chachaml.artifacts.protocol import ArtifactStore
 from chachaml.errors import InvalidInput, StoreUnavailable
 from chachaml.store.protocol import MetadataStore, NewRun, RunQuery
@@ -143,7 +143,7 @@ def open_store(url: str | None = None, artifacts: str | None = None) -> Store:
     Without arguments it uses ``CHACHAML_STORE``/``CHACHAML_ARTIFACTS`` or ``./chachaml.db``
     with ``./chachaml-artifacts/``. Nothing touches the disk until the store is first used.
     """
-    _env.check()  # a malformed CHACHAML_* number is reported here, not at import
+    config.check()  # a malformed CHACHAML_* number is reported here, not at import
     if url is not None and not isinstance(url, str):
         raise InvalidInput(f"store URL must be a string, got {type(url).__name__}")
     url, artifacts = resolve_urls(url, artifacts)

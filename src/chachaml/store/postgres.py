@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chachaml import _env
+from chachaml import config
 from chachaml.errors import StoreUnavailable
 from chachaml.store.migrations import POSTGRES_MIGRATIONS, Migration, apply_pending
 from chachaml.store.protocol import RunDict
@@ -96,8 +96,8 @@ class PostgresStore(SQLStoreBase):
         import psycopg
 
         # How long to wait for a connection (also while the server restarts), and pool size.
-        timeout = _env.get("CHACHAML_PG_TIMEOUT")
-        pool_max = int(_env.get("CHACHAML_PG_POOL_MAX"))
+        timeout = config.get("CHACHAML_PG_TIMEOUT")
+        pool_max = int(config.get("CHACHAML_PG_POOL_MAX"))
         pool = ConnectionPool(
             self._conninfo,
             min_size=1,

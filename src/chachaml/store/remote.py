@@ -1,5 +1,5 @@
 """The remote store: the metadata protocol over a chachaml server's HTTP API (the artifact half
-is :mod:`chachaml.artifacts.remote`; both share one :class:`chachaml._http.Http` client).
+is :mod:`chachaml.artifacts.remote`; both share one :class:`chachaml.httpclient.Http` client).
 
 ``ml.use_store("http://tracker:8080")`` opens it. Every call is one HTTP request (httpx, imported
 lazily) with retries and exponential backoff on connection errors and 502/503/504. Metric writes
@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from chachaml._http import Http, Unreachable, quote_name, quote_part
 from chachaml.artifacts.remote import RemoteArtifactStore
 from chachaml.errors import AlreadyExists, ChachamlError, InvalidInput, StoreUnavailable
+from chachaml.httpclient import Http, Unreachable, quote_name, quote_part
 from chachaml.store.outbox import Outbox, outbox_path
 from chachaml.store.protocol import MetricPoint, NewArtifact, NewRun, RunDict, RunQuery
 

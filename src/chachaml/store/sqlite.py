@@ -19,17 +19,17 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from chachaml import _env
+from chachaml import config
 from chachaml.errors import InvalidInput, StoreUnavailable
 from chachaml.store.migrations import SQLITE_MIGRATIONS, Migration, apply_pending
 from chachaml.store.sqlbase import SQLStoreBase
 from chachaml.store.sqlconn import Conn
 
 STATS_MIN_RUNS = 1000  # smaller stores plan well without statistics
-BUSY_TIMEOUT_MS = int(_env.get("CHACHAML_SQLITE_BUSY_TIMEOUT_MS"))
+BUSY_TIMEOUT_MS = int(config.get("CHACHAML_SQLITE_BUSY_TIMEOUT_MS"))
 # Page cache per connection, filled only as pages are read (SQLite's default is 2 MiB, which a
 # store of 10,000 runs outgrows: queries then re-read pages from the OS on every call).
-CACHE_KIB = 1024 * int(_env.get("CHACHAML_SQLITE_CACHE_MB"))
+CACHE_KIB = 1024 * int(config.get("CHACHAML_SQLITE_CACHE_MB"))
 # Connections inherited over fork() must never be used or closed by the child (SQLite forbids
 # it); the child drops them here so they are not finalised either.
 _ABANDONED: list[sqlite3.Connection] = []

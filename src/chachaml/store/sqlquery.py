@@ -11,31 +11,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from chachaml.errors import InvalidInput
+from chachaml.store import sqlfilter
 from chachaml.store.protocol import RunDict, RunQuery
-
-# Run attributes that can be filtered or sorted on, and the SQL expression for each.
-ATTRIBUTES: dict[str, str] = {
-    "id": "r.id",
-    "experiment": "r.experiment",
-    "name": "r.name",
-    "start_time": "r.start_time",
-    "end_time": "r.end_time",
-    "duration": "(r.end_time - r.start_time)",
-    "created_by": "r.created_by",
-    "parent_run_id": "r.parent_run_id",
-}
-
-COMPARISONS: dict[str, str] = {
-    ">": ">",
-    ">=": ">=",
-    "<": "<",
-    "<=": "<=",
-    "=": "=",
-    "==": "=",
-    "!=": "!=",
-}
-
-STATUS_SQL = "CASE WHEN r.status = 'running' AND r.heartbeat < ? THEN 'crashed' ELSE r.status END"
+from chachaml.store.sqlcommon import (
+    ATTRIBUTES,
+    COMPARISONS,
+    PARAM_IS_NUMBER,
+    PARAM_NUMBER,
+    STATUS_SQL,
+    status_condition,
+)
 
 SUMMARY_SELECT = (
     "SELECT r.id, r.experiment, r.name, " + STATUS_SQL + " AS status, r.start_time, r.end_time, "
@@ -98,8 +83,6 @@ def order_term(field: str, descending: bool) -> tuple[str, list[Any]]:
         sql = f"(SELECT s.{column} FROM metric_series s WHERE s.run_id = r.id AND s.key = ?)"
         return f"{sql} {direction} NULLS LAST", [key]
     if field.startswith("params.") and len(field) > len("params."):
-        from chachaml.filters._compiler import PARAM_IS_NUMBER, PARAM_NUMBER
-
         param = "FROM params p WHERE p.run_id = r.id AND p.key = ? AND p.value <> 'null'"
         number = f"(SELECT CASE WHEN {PARAM_IS_NUMBER} THEN {PARAM_NUMBER} END {param})"
         return (
@@ -113,18 +96,6 @@ def order_term(field: str, descending: bool) -> tuple[str, list[Any]]:
         f"cannot order by {field!r}: use one of {', '.join(sorted(ATTRIBUTES))}, status, "
         "metrics.<key>[.min|.max|.first|.count], params.<key> or tags.<key>"
     )
-
-
-def status_condition(status: str, stale_before: int) -> tuple[str, list[Any]]:
-    if status == "archived":
-        return "r.archived = 1", []
-    if status == "running":
-        return "(r.status = 'running' AND r.heartbeat >= ?)", [stale_before]
-    if status == "crashed":
-        return "(r.status = 'crashed' OR (r.status = 'running' AND r.heartbeat < ?))", [
-            stale_before
-        ]
-    return "r.status = ?", [status]
 
 
 def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
@@ -171,9 +142,7 @@ def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
         )
         params.extend((metric_key, threshold))
     if query.filter is not None:
-        from chachaml import filters
-
-        sql, extra = filters.compile_where(
+        sql, extra = sqlfilter.compile_where(
             query.filter, dialect=dialect, stale_before=query.stale_before
         )
         if sql:

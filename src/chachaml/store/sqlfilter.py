@@ -14,11 +14,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Union
 
+from chachaml import filters
 from chachaml.errors import InvalidInput
-from chachaml.filters._ast import ATTRIBUTE, METRIC, PARAM, And, Compare, Node, Not, Value
-from chachaml.store.sqlquery import ATTRIBUTES, STATUS_SQL, status_condition
+from chachaml.filters.nodes import ATTRIBUTE, METRIC, PARAM, And, Compare, Node, Not, Value
+from chachaml.store.sqlcommon import (
+    ATTRIBUTES,
+    PARAM_IS_NUMBER,
+    PARAM_NUMBER,
+    PARAM_PRESENT,
+    STATUS_SQL,
+    status_condition,
+)
 
 DIALECTS = ("sqlite", "postgresql")
 STALE = "\x00stale_before"  # placeholder for the per-query heartbeat cutoff, swapped in later
@@ -32,15 +41,6 @@ METRIC_COLUMNS = {
     "count": "s.count",
 }
 ORDERING = ("<", "<=", ">", ">=")
-
-# Params hold canonical JSON text. A JSON number starts with '-' or a digit (`-Infinity`, which
-# Python's json writes for -inf, is the one non-number that does); a JSON string starts with '"'.
-PARAM_IS_NUMBER = (
-    "substr(p.value, 1, 1) IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') "
-    "AND p.value <> '-Infinity'"
-)
-PARAM_NUMBER = "CAST(p.value AS DOUBLE PRECISION)"  # REAL affinity on SQLite, float8 on PG
-PARAM_PRESENT = "p.value <> 'null'"  # a param logged as None counts as missing
 
 # -- the dialect switch: everything that differs between SQLite and PostgreSQL --------------
 _JSON_STRING = {  # content of a JSON string
@@ -267,3 +267,29 @@ def compile_node(node: Node, dialect: str) -> tuple[str, list[Any]]:
         raise InvalidInput(f"unknown SQL dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
     params: list[Any] = []
     return _render(_normalise(node), dialect, params), params
+
+
+@lru_cache(maxsize=512)
+def _compiled(text: str, dialect: str) -> tuple[str, tuple[Any, ...]]:
+    where = filters.parse(text).where
+    if where is None:
+        return "", ()
+    sql, params = compile_node(where, dialect)
+    return sql, tuple(params)
+
+
+def compile_where(text: str, *, dialect: str, stale_before: int) -> tuple[str, list[Any]]:
+    """The condition of ``text`` as SQL over ``runs r`` with ``?`` placeholders, and its params.
+
+    ``stale_before`` is the heartbeat cutoff (epoch ms) below which a ``running`` run reads as
+    ``crashed``. An empty string means the filter has no condition (only ``order by``).
+
+    >>> from chachaml.store.sqlfilter import compile_where
+    >>> sql, params = compile_where("metrics.acc > 0.9", dialect="sqlite", stale_before=0)
+    >>> sql
+    'r.id IN (SELECT s.run_id FROM metric_series s WHERE s.key = ? AND s.last_value > ?)'
+    >>> params
+    ['acc', 0.9]
+    """
+    sql, params = _compiled(text, dialect)
+    return sql, [stale_before if p is STALE else p for p in params]

@@ -1,6 +1,6 @@
 """Numeric settings from environment variables, in one table.
 
-Modules read them once, at import, into constants (``FLUSH_INTERVAL = _env.get(...)``). A
+Modules read them once, at import, into constants (``FLUSH_INTERVAL = config.get(...)``). A
 malformed value must not break ``import chachaml``: reading falls back to the default, and
 :func:`check` (called whenever a store is opened) raises :class:`~chachaml.errors.InvalidInput`
 naming every malformed variable of the table, whichever modules are imported yet.

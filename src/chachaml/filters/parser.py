@@ -1,4 +1,4 @@
-"""Recursive-descent parser: tokens -> :class:`~chachaml.filters._ast.Filter`.
+"""Recursive-descent parser: tokens -> :class:`~chachaml.filters.nodes.Filter`.
 
 Precedence, loosest first: ``or``, ``and``, ``not``, then comparisons. Each comparison is
 checked against its field as it is parsed (types, operators, dates, status names), so every
@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
-from chachaml._validate import INT64_MAX, INT64_MIN, RUN_STATUSES
-from chachaml.filters._ast import (
+from chachaml.filters.lexer import DURATION_UNITS, Token, error, tokenize
+from chachaml.filters.nodes import (
     AGGREGATES,
     ATTRIBUTE,
     METRIC,
@@ -27,7 +27,7 @@ from chachaml.filters._ast import (
     OrderKey,
     Value,
 )
-from chachaml.filters._lexer import DURATION_UNITS, Token, error, tokenize
+from chachaml.validate import INT64_MAX, INT64_MIN, RUN_STATUSES
 
 MAX_DEPTH = 32  # nested parentheses / `not`s; SQL parsers have small stacks
 MAX_COMPARISONS = 250  # SQLite caps expression depth at 1000

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from chachaml import _validate
+from chachaml import validate
 from chachaml.artifacts import formats, names
 from chachaml.artifacts.protocol import ArtifactWriter
 from chachaml.errors import AlreadyExists, InvalidInput, NotFound
@@ -91,7 +91,7 @@ def write_artifact(
     The building block of every ``log_*`` function (and of importers later).
     """
     name = names.validate(name)
-    run_id = _validate.run_id(run_id)
+    run_id = validate.run_id(run_id)
     key = f"{run_id}/{name}"
     meta, blobs = store.meta, store.artifacts
 
@@ -246,7 +246,7 @@ def _resolve(store: Store | None) -> Store:
 def get_artifact(run_id: str, name: str, *, store: Store | None = None) -> dict[str, Any]:
     """The metadata dict of one artifact; ``NotFound`` if the run has no artifact ``name``."""
     st = _resolve(store)
-    row = st.meta.get_artifact(_validate.run_id(run_id), names.validate(name))
+    row = st.meta.get_artifact(validate.run_id(run_id), names.validate(name))
     if row is None:
         raise NotFound(f"run {run_id} has no artifact named {name!r} (see ml.list_artifacts)")
     return row
@@ -274,7 +274,7 @@ def artifact_path(run_id: str, name: str, *, store: Store | None = None) -> str:
 
 def list_artifacts(run_id: str, *, store: Store | None = None) -> list[dict[str, Any]]:
     """Metadata dicts of the run's artifacts in logging order; ``NotFound`` for unknown runs."""
-    return _resolve(store).meta.list_artifacts(_validate.run_id(run_id))
+    return _resolve(store).meta.list_artifacts(validate.run_id(run_id))
 
 
 # -- store-level operations (the remote store's server side) -----------------------------------
@@ -283,7 +283,7 @@ ROW_FORMATS = (*formats.FORMATS, "file", "table")
 
 def artifact_key(run_id: str, name: str) -> str:
     """The artifact-store key of artifact ``name`` of ``run_id``, both validated."""
-    return f"{_validate.run_id(run_id)}/{names.validate(name)}"
+    return f"{validate.run_id(run_id)}/{names.validate(name)}"
 
 
 def add_artifact_row(store: Store, record: NewArtifact) -> dict[str, Any]:
