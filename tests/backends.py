@@ -3,16 +3,24 @@
 PostgreSQL: ``CHACHAML_TEST_PG`` or ``postgresql://postgres@127.0.0.1:5432/test`` (then user
 ``root``). Each test gets its own schema (named from its tmp path, so several handles opened in
 one test share it), dropped at the end of the session. S3: ``moto``'s ``ThreadedMotoServer`` on a
-free loopback port, one bucket per test. Without a server a test is skipped with the reason;
-with ``CI=true`` it fails instead.
+free loopback port, one bucket per test. A private PostgreSQL cluster (its own data directory and
+port) for tests that must stop or restart the server: :func:`private_pg_cluster`. Without a
+server a test is skipped with the reason; with ``CI=true`` it fails instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -27,7 +35,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: a missing test server is a failure)")
     pytest.skip(reason)
@@ -96,6 +104,107 @@ def name_for(tmp: Path, prefix: str) -> str:
 
 def pg_url_for(tmp: Path) -> str:
     return pg_url(name_for(tmp, "t_"))
+
+
+# -- A private PostgreSQL cluster ---------------------------------------------------------------
+def pg_bindir() -> Path:
+    """The directory of ``initdb`` and ``pg_ctl``: the newest ``/usr/lib/postgresql/<v>/bin``
+    (Debian), else wherever ``initdb`` is on the PATH; skip/fail when there is none."""
+    found = []
+    for candidate in Path("/usr/lib/postgresql").glob("*/bin"):
+        version = candidate.parent.name
+        tools = [candidate / "initdb", candidate / "pg_ctl"]
+        if version.isdigit() and all(tool.exists() for tool in tools):
+            found.append((int(version), candidate))
+    if found:
+        return max(found)[1]
+    initdb = shutil.which("initdb")
+    if initdb is not None and shutil.which("pg_ctl") is not None:
+        return Path(initdb).resolve().parent
+    unavailable("a private PostgreSQL cluster needs initdb and pg_ctl (Debian: postgresql)")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateCluster:
+    """A throw-away PostgreSQL cluster: its own data directory under a fresh temporary directory,
+    its own free port on 127.0.0.1, trust authentication, its unix socket inside the temporary
+    directory. As root the server runs as the ``postgres`` OS user (it refuses to run as root).
+
+    Use :func:`private_pg_cluster`, which always stops and deletes it.
+    """
+
+    def __init__(self) -> None:
+        self.bindir = pg_bindir()
+        self._as: list[str] = []
+        owner = None
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                unavailable("a private PostgreSQL cluster run as root needs a `postgres` OS user")
+            self._as = ["runuser", "-u", "postgres", "--"]
+        # Not under pytest's tmp_path: its parents are private to root.
+        self.root = Path(tempfile.mkdtemp(prefix="chachaml-pg-"))
+        if owner is not None:
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.port = _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        command = [*self._as, str(self.bindir / args[0]), *args[1:]]
+        out = subprocess.run(
+            command, cwd=self.root, capture_output=True, text=True, timeout=120, check=False
+        )
+        if out.returncode != 0:
+            log = self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(command)} failed: {out.stderr}{out.stdout}\n{log}")
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+        with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write(
+                f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
+                f"unix_socket_directories = '{self.root}'\nshared_buffers = 32MB\n"
+            )
+
+    def _pg_ctl(self, action: str, *options: str) -> None:
+        self._run("pg_ctl", action, "-D", str(self.data), "-w", "-t", "60", *options)
+
+    def start(self) -> None:
+        self._pg_ctl("start", "-l", str(self.log))
+
+    def restart(self) -> None:
+        """A fast restart (open connections are cut), as an administrator would do it."""
+        self._pg_ctl("restart", "-l", str(self.log), "-m", "fast")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._pg_ctl("stop", "-m", "fast")
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_pg_cluster() -> Iterator[PrivateCluster]:
+    """A started :class:`PrivateCluster`, stopped and deleted on exit."""
+    cluster = PrivateCluster()
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 # -- S3 -----------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""The one artifact-name validator: hostile names are refused and never touch the disk."""
+"""The one artifact-name validator: hostile names are refused and never touch the disk, names
+that cannot be files on Windows or macOS are refused with a message naming the problem, and
+Unicode twins (NFC/NFD) are one name."""
 
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import pytest
 import chachaml as ml
 from chachaml.artifacts import names
 from chachaml.artifacts.local import LocalArtifactStore
-from chachaml.errors import InvalidInput
+from chachaml.errors import AlreadyExists, InvalidInput
 
 HOSTILE = [
     "../x",
@@ -55,6 +58,77 @@ HOSTILE = [
 ]
 
 
+# Names that break on Windows or macOS, with the words the error must contain.
+NOT_PORTABLE = [
+    ("CON", "reserved Windows device name 'CON'"),
+    ("nul", "reserved Windows device name 'NUL'"),
+    ("aux.txt", "reserved Windows device name 'AUX'"),
+    ("plots/COM1/roc.png", "reserved Windows device name 'COM1'"),
+    ("LPT9", "reserved Windows device name 'LPT9'"),
+    ("lpt9.tar.gz", "reserved Windows device name 'LPT9'"),
+    ("Prn", "reserved Windows device name 'PRN'"),
+    ("com\u00b9.txt", "reserved Windows device name 'COM\u00b9'"),
+    ("conin$", "reserved Windows device name 'CONIN$'"),
+    ("a/nul .txt", "reserved Windows device name 'NUL'"),
+    ("report.", "ending in a dot or a space"),
+    ("dir./x", "ending in a dot or a space"),
+    ("trailing space ", "ending in a dot or a space"),
+    ("dir /x", "ending in a dot or a space"),
+    ("...", "ending in a dot or a space"),
+    ("a*b", "contains '*'"),
+    ("what?", "contains '?'"),
+    ("<tag>", "contains '<'"),
+    ("a>b", "contains '>'"),
+    ("a|b", "contains '|'"),
+    ('say"hi"', "contains '\"'"),
+    ("a:b", "contains ':'"),
+    ("plots/x:y.png", "contains ':'"),
+]
+
+
+@pytest.mark.parametrize(("name", "problem"), NOT_PORTABLE, ids=[n for n, _ in NOT_PORTABLE])
+def test_names_that_break_on_windows_or_macos_are_refused(name: str, problem: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        names.validate(name)
+    assert problem in str(info.value)
+    assert repr(name) in str(info.value)
+
+
+def test_a_colon_is_reported_as_a_colon_not_as_an_absolute_path() -> None:
+    with pytest.raises(InvalidInput) as info:
+        names.validate("a:b")
+    message = str(info.value)
+    assert "absolute" not in message
+    assert "':'" in message and "Windows" in message and "drive letter" in message
+    with pytest.raises(InvalidInput) as info:
+        names.validate("epoch:3")
+    assert "':'" in str(info.value) and "drive letter" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["console", "conx.txt", "com10", "lpt", "nul_results", "CONFIG/x", "a.b", "a .b"]
+)
+def test_names_that_merely_resemble_device_names_are_accepted(name: str) -> None:
+    assert names.validate(name) == name
+
+
+def test_nfc_and_nfd_spellings_are_one_name(tmp_path: Path) -> None:
+    nfd = unicodedata.normalize("NFD", "plots/résumé.txt")
+    nfc = unicodedata.normalize("NFC", nfd)
+    assert nfd != nfc
+    assert names.validate(nfd) == nfc and names.validate(nfc) == nfc
+    with ml.store(str(tmp_path / "m.db"), artifacts=str(tmp_path / "a")), ml.run() as run:
+        row = ml.log_artifact(nfd, "first")
+        assert row["name"] == nfc and row["path"] == f"{run.id}/{nfc}"
+        assert ml.load_artifact(run.id, nfc) == "first"
+        assert ml.load_artifact(run.id, nfd) == "first"
+        with pytest.raises(AlreadyExists):
+            ml.log_artifact(nfc, "second")
+        assert [a["name"] for a in ml.list_artifacts(run.id)] == [nfc]
+    files = [p for p in (tmp_path / "a").rglob("*") if p.is_file()]
+    assert [p.name for p in files] == [nfc.split("/")[-1]] and files[0].read_text() == "first"
+
+
 @pytest.mark.parametrize("name", HOSTILE, ids=[repr(n)[:40] for n in HOSTILE])
 def test_hostile_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidInput):
@@ -96,7 +170,7 @@ def test_hostile_names_create_no_file(tmp_path: Path) -> None:
     root = tmp_path / "artifacts"
     with ml.store(str(tmp_path / "m.db"), artifacts=str(root)), ml.run() as run:
         ml.log_artifact("ok", b"fine")
-        for name in HOSTILE:
+        for name in [*HOSTILE, *(n for n, _ in NOT_PORTABLE)]:
             with pytest.raises(InvalidInput):
                 ml.log_artifact(name, b"evil")
             with pytest.raises(InvalidInput):

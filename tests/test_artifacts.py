@@ -152,3 +152,19 @@ def test_staging_file_is_removed_when_the_value_fails_midway(tmp_path: Path) -> 
         ml.log_artifact("bad", [b"x" * 100_000, Exploding()])
     assert os.listdir(blobs / ".staging") == []
     assert not (blobs / run.id).exists()
+
+
+def test_log_artifact_given_a_path_to_a_file_points_to_log_file(
+    store: ml.Store, tmp_path: Path
+) -> None:
+    plot = tmp_path / "plot.png"
+    plot.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with ml.run() as run:
+        for value in (str(plot), plot):
+            with pytest.raises(ml.InvalidInput, match=r"use ml.log_file\('plot.png'"):
+                ml.log_artifact("plot.png", value)
+        assert ml.list_artifacts(run.id) == []  # nothing stored by the refused calls
+        ml.log_artifact("where", str(plot), format="text")  # explicitly the text
+        ml.log_artifact("note", "not a file path")  # ordinary text is still text
+    assert ml.load_artifact(run.id, "where") == str(plot)
+    assert ml.load_artifact(run.id, "note") == "not a file path"

@@ -49,7 +49,10 @@ def test_delete_archived_removes_rows_and_artifact_bytes(st: ml.Store, blobs: Pa
     ml.archive_runs(older_than_days=0)
     live = _run(b"live")  # finished after the archive: stays
     assert ml.delete_archived() == 2
-    assert ml.get_run(old1) is None and ml.get_run(old2) is None
+    assert (
+        ml.search_runs(ids=[old1], include_archived=True) == []
+        and ml.search_runs(ids=[old2], include_archived=True) == []
+    )
     assert _files(blobs) == [f"{live}/model", f"{live}/plots/loss.png"]
     assert sorted(st.meta.artifact_paths()) == _files(blobs)
     assert ml.load_artifact(live, "model") == b"live"
@@ -80,7 +83,7 @@ def test_forced_delete_also_removes_versions_and_their_history(st: ml.Store, blo
     assert ml.delete_archived(force=True) == 2
     assert registry.models()[0]["version_count"] == 0  # the model row (and its notes) remain
     assert registry.model("churn")["history"] == []
-    assert ml.get_run(backing) is None and _files(blobs) == []
+    assert ml.search_runs(ids=[backing], include_archived=True) == [] and _files(blobs) == []
 
 
 def test_gc_deletes_only_old_orphans_and_reports_bytes(st: ml.Store, blobs: Path) -> None:

@@ -87,7 +87,7 @@ def test_compare_json_reports_differing_params(db: str) -> None:
     assert code == 0
     result = json.loads(out)
     assert set(result["params"]["differ"]) == {"lr"}
-    assert result["params"]["same"] == {"model": "rf"}
+    assert result["params"]["same"] == {"model": {i: "rf" for i in ids}}
     code, out, _ = invoke("compare", *ids[:2], "--store", db)
     assert code == 0 and "differ" in out
 
@@ -96,7 +96,7 @@ def test_export_csv_and_json(db: str, tmp_path: Path) -> None:
     code, out, _ = invoke("export", "--store", db, "-e", "cli")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert sorted(float(r["acc"]) for r in rows) == pytest.approx([0.5, 0.6, 0.7])
+    assert sorted(float(r["metrics.acc"]) for r in rows) == pytest.approx([0.5, 0.6, 0.7])
     target = tmp_path / "out.json"
     code, _, err = invoke("export", "--store", db, "--json", "-o", str(target))
     assert code == 0 and "wrote 3 runs" in err

@@ -98,4 +98,7 @@ def test_gc_deletes_archived_runs_and_orphans(db: tuple[str, str], tmp_path: Pat
     code, out, _ = invoke("gc", "--store", path, "--force", "--grace-seconds", "0")
     assert code == 0 and "deleted 2 archived runs" in out
     with ml.store(path):
-        assert ml.get_run(old.id) is None and ml.get_run(run_id) is None
+        assert (
+            ml.search_runs(ids=[old.id], include_archived=True) == []
+            and ml.search_runs(ids=[run_id], include_archived=True) == []
+        )

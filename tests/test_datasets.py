@@ -117,7 +117,7 @@ def test_several_datasets_per_run_in_logging_order(store: ml.Store) -> None:
         ({"n_rows": True}, "dataset n_rows must be a non-negative integer"),
         ({"features": "abc"}, "dataset features must be a list of strings"),
         ({"features": ["a", 1]}, "dataset features must be a list of strings"),
-        ({"hash": "x" * 300}, "dataset hash must be a string of at most 256 characters"),
+        ({"hash": "x" * 300}, "dataset hash is 300 characters long; the limit is 256"),
         ({"source": 5}, "dataset source must be a string"),
         ({"role": ""}, "dataset role must not be empty"),
         ({"name": "n" * 251}, "dataset name is 251 characters long"),

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,13 +67,41 @@ def test_packages_are_captured_only_when_asked(
     assert "pytest" in packages
 
 
-def test_no_git_info_outside_a_repository(tmp_path: Path) -> None:
-    outside = tmp_path / "plain"
-    outside.mkdir()
-    if envinfo._find_repo(str(outside)) is not None:
-        pytest.skip("the temporary directory is inside a git repository")
-    assert envinfo.git_info(str(outside)) is None
-    assert envinfo.snapshot()["git"] is None  # the working directory is tmp_path
+def _inside_a_git_repository(directory: str) -> bool:
+    """git's own answer (not chachaml's), ignoring any GIT_DIR/GIT_WORK_TREE of the caller."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
+    out = subprocess.run(
+        ["git", "-C", directory, "rev-parse", "--git-dir"],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    return out.returncode == 0
+
+
+@pytest.fixture
+def outside_any_repository() -> Iterator[Path]:
+    """A fresh directory outside every git repository (the test tmp_path may be inside one)."""
+    bases = [tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"]
+    base = next((b for b in bases if os.path.isdir(b) and not _inside_a_git_repository(b)), None)
+    if base is None:
+        pytest.fail(f"every temporary directory is inside a git repository: {bases}")
+    directory = Path(tempfile.mkdtemp(prefix="chachaml-nogit-", dir=base))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_no_git_info_outside_a_repository(
+    outside_any_repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = outside_any_repository / "plain"
+    plain.mkdir()
+    assert not _inside_a_git_repository(str(plain))
+    assert envinfo.git_info(str(plain)) is None
+    monkeypatch.chdir(plain)
+    assert envinfo.snapshot()["git"] is None
 
 
 def test_git_sha_branch_and_dirty_flag_inside_a_repository(tmp_path: Path) -> None:

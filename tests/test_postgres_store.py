@@ -1,15 +1,13 @@
 """PostgreSQL store: concurrency (threads and processes), version numbering, production
 exclusivity, migrations, and a server restart in the middle of a run.
 
-Needs the PostgreSQL server of ``.ci/run``; skipped without it (a failure with ``CI=true``).
+Needs the PostgreSQL server of ``.ci/run``; the restart test starts a private cluster of its own
+(``initdb``/``pg_ctl``) and restarts that one. Skipped without them (a failure with ``CI=true``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -172,65 +170,64 @@ def test_urls_hide_passwords_and_a_missing_server_is_store_unavailable(
     meta.close()
 
 
-def _cluster_version() -> str | None:
-    if shutil.which("pg_ctlcluster") is None or not os.path.isdir("/etc/postgresql"):
-        return None
-    versions = sorted(os.listdir("/etc/postgresql"))
-    return versions[-1] if versions else None
+@pytest.fixture
+def private_cluster() -> Iterator[backends.PrivateCluster]:
+    """A PostgreSQL cluster of this test alone: restarting it disturbs no other user."""
+    with backends.private_pg_cluster() as cluster:
+        yield cluster
 
 
-def test_a_server_restart_mid_run_loses_no_acknowledged_point(pg_store: ml.Store) -> None:
-    version = _cluster_version()
-    if version is None or os.geteuid() != 0:
-        backends.unavailable("restarting PostgreSQL needs pg_ctlcluster and root")
+def test_a_server_restart_mid_run_loses_no_acknowledged_point(
+    private_cluster: backends.PrivateCluster, tmp_path: Path
+) -> None:
     halfway, restarted = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
     def restart() -> None:
         halfway.wait()
         try:
-            subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+            private_cluster.restart()
         except BaseException as exc:  # reported below
             errors.append(exc)
         finally:
             restarted.set()
 
     def started_at() -> object:
-        with psycopg.connect(backends.pg_base_url()) as conn:
+        with psycopg.connect(private_cluster.url) as conn:
             return conn.execute("SELECT pg_postmaster_start_time()").fetchone()
 
     before = started_at()
     restarter = threading.Thread(target=restart)
     restarter.start()
     logged = 0
-    with ml.run(name="survivor") as run:
-        st = ml.current_store()
-        for _ in range(2000):
-            ml.log_metric("x", float(logged), step=logged)
-            logged += 1
-        st.flush()  # the first half is committed before the restart
-        halfway.set()
-        # While the server restarts: keep logging; each flush waits for (or fails on) the server,
-        # the writer keeps unwritten points and retries them.
-        while not restarted.is_set():
-            for _ in range(50):
+    st = ml.open_store(private_cluster.url, artifacts=str(tmp_path / "blobs"))
+    try:
+        with ml.store(st), ml.run(name="survivor") as run:
+            for _ in range(2000):
                 ml.log_metric("x", float(logged), step=logged)
                 logged += 1
-            with contextlib.suppress(Exception):
-                st.flush()
-        for _ in range(2000):
-            ml.log_metric("x", float(logged), step=logged)
-            logged += 1
-    restarter.join()
+            st.flush()  # the first half is committed before the restart
+            halfway.set()
+            # While the server restarts: keep logging; each flush waits for (or fails on) the
+            # server, the writer keeps unwritten points and retries them.
+            while not restarted.is_set():
+                for _ in range(50):
+                    ml.log_metric("x", float(logged), step=logged)
+                    logged += 1
+                with contextlib.suppress(Exception):
+                    st.flush()
+            for _ in range(2000):
+                ml.log_metric("x", float(logged), step=logged)
+                logged += 1
+    finally:
+        halfway.set()  # never leave the restarter waiting
+        restarter.join()
+        st.close()
     assert not errors, errors
     assert started_at() != before  # the server really restarted during the run
-    got = ml.get_run(run.id)
-    assert got is not None and got["status"] == "completed"
-    history = ml.metric_history(run.id, "x")
+    with ml.open_store(private_cluster.url, artifacts=str(tmp_path / "blobs")) as fresh:
+        got = ml.get_run(run.id, store=fresh)
+        assert got is not None and got["status"] == "completed"
+        history = ml.metric_history(run.id, "x", store=fresh)
     assert [p["step"] for p in history] == list(range(logged))
     assert [p["value"] for p in history] == [float(i) for i in range(logged)]

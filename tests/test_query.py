@@ -11,7 +11,7 @@ import time
 import pytest
 
 import chachaml as ml
-from chachaml import query, tracking
+from chachaml import export, query, runs_api
 from chachaml.store.protocol import NewRun
 
 
@@ -43,7 +43,7 @@ def ids(rows: list[dict]) -> list[str]:
 
 
 def insert_run(st: ml.Store, start_time: int, **kw: object) -> str:
-    run_id = tracking.new_run_id()
+    run_id = runs_api.new_run_id()
     fields = {"experiment": "e", "name": None, "created_by": "u", **kw}
     st.meta.create_run(NewRun(id=run_id, start_time=start_time, **fields))  # type: ignore[arg-type]
     return run_id
@@ -143,9 +143,9 @@ def test_bad_runs_arguments_are_invalid_input(store: ml.Store) -> None:
         ml.runs(order_by=["name", 3])  # type: ignore[list-item]
     with pytest.raises(ml.InvalidInput, match="order_by entries must be strings"):
         ml.runs(order_by="  ")
-    with pytest.raises(ml.InvalidInput, match="experiment must be a string"):
+    with pytest.raises(ml.InvalidInput, match="experiment must be a name or a list of names"):
         ml.runs(experiment=5)  # type: ignore[arg-type]
-    with pytest.raises(ml.InvalidInput, match="filter must be a string expression"):
+    with pytest.raises(ml.InvalidInput, match="a filter must be a string, got int"):
         ml.search_runs(3)  # type: ignore[arg-type]
 
 
@@ -176,8 +176,25 @@ def test_get_run_returns_the_full_run_dict(store: ml.Store) -> None:
     assert "<table" in got._repr_html_()
 
 
-def test_get_run_of_an_unknown_id_is_none_and_a_malformed_id_is_invalid(store: ml.Store) -> None:
-    assert ml.get_run("a" * 32) is None
+def test_every_lookup_of_an_unknown_run_id_raises_not_found(store: ml.Store) -> None:
+    ghost = "a" * 32
+    for call in (
+        lambda: ml.get_run(ghost),
+        lambda: ml.get_tags(ghost),
+        lambda: ml.get_datasets(ghost),
+        lambda: ml.list_artifacts(ghost),
+        lambda: ml.add_tag(ghost, "k", "v"),
+        lambda: ml.set_note(ghost, "n"),
+        lambda: ml.compare_runs([ghost]),
+    ):
+        with pytest.raises(ml.NotFound, match=f"run '{ghost}' does not exist"):
+            call()
+    # A search that finds nothing is not an error: an empty list, or None for "the best one".
+    assert ml.search_runs(ids=[ghost]) == []
+    assert ml.best_run("acc") is None
+
+
+def test_a_malformed_run_id_is_invalid_input(store: ml.Store) -> None:
     with pytest.raises(ml.InvalidInput, match="expected 32 lowercase hex characters"):
         ml.get_run("A" * 32)
     with pytest.raises(ml.InvalidInput, match="run id must be a string, got int"):
@@ -361,18 +378,36 @@ def loss_runs(store: ml.Store) -> dict[str, str]:
     }
 
 
-def test_best_run_min_ranks_by_each_runs_minimum(loss_runs: dict[str, str]) -> None:
-    best = ml.best_run("loss", direction="min")
+def test_best_run_ranks_by_the_latest_value_by_default(loss_runs: dict[str, str]) -> None:
+    # Latest values: a 3.0, b 2.5, other 9.0 (nan never wins).
+    low = ml.best_run("loss", direction="min")
+    assert low["id"] == loss_runs["b"]
+    assert (low["metric_value"], low["metric_step"]) == (2.5, 1)
+    high = ml.best_run("loss", experiment="t")
+    assert high["id"] == loss_runs["a"]
+    assert (high["metric_value"], high["metric_step"]) == (3.0, 2)
+    assert high["metrics"] == {"loss": 3.0}  # the full run dict, latest value
+
+
+def test_best_run_agrees_with_the_filter_language_on_the_latest_value(
+    loss_runs: dict[str, str],
+) -> None:
+    best = ml.best_run("loss", experiment="t", direction="min")
+    ranked = ml.search_runs("experiment = 't' order by metrics.loss asc", limit=1)
+    assert best["id"] == ranked[0]["id"]
+
+
+def test_best_run_by_min_ranks_by_each_runs_minimum(loss_runs: dict[str, str]) -> None:
+    best = ml.best_run("loss", direction="min", by="min")
     assert best["id"] == loss_runs["a"]
     assert (best["metric_value"], best["metric_step"]) == (1.0, 1)
-    assert best["metrics"] == {"loss": 3.0}  # the full run dict, latest value
 
 
-def test_best_run_max_ranks_by_each_runs_maximum(loss_runs: dict[str, str]) -> None:
-    best = ml.best_run("loss")
+def test_best_run_by_max_ranks_by_each_runs_maximum(loss_runs: dict[str, str]) -> None:
+    best = ml.best_run("loss", by="max")
     assert best["id"] == loss_runs["other"]
     assert (best["metric_value"], best["metric_step"]) == (9.0, 1)
-    best_t = ml.best_run("loss", experiment="t", direction="max")
+    best_t = ml.best_run("loss", experiment="t", direction="max", by="max")
     assert best_t["id"] == loss_runs["a"]
     assert (best_t["metric_value"], best_t["metric_step"]) == (5.0, 0)
 
@@ -400,6 +435,8 @@ def test_best_run_sees_points_of_a_run_still_in_progress(store: ml.Store) -> Non
 def test_best_run_bad_arguments(store: ml.Store) -> None:
     with pytest.raises(ml.InvalidInput, match="direction must be 'max' or 'min', got 'up'"):
         ml.best_run("acc", direction="up")
+    with pytest.raises(ml.InvalidInput, match="by must be one of last, max, min, got 'mean'"):
+        ml.best_run("acc", by="mean")
     with pytest.raises(ml.InvalidInput, match="metric must not be empty"):
         ml.best_run("")
 
@@ -413,11 +450,22 @@ def test_compare_runs_splits_params_into_same_differ_and_partial(store: ml.Store
     cmp = ml.compare_runs([a, b])
     assert cmp["run_ids"] == [a, b]
     assert cmp["params"] == {
-        "same": {"model": "rf"},
         "differ": {"lr": {a: 0.1, b: 0.2}},
         "partial": {"seed": {a: 1}},
+        "same": {"model": {a: "rf", b: "rf"}},
     }
-    assert cmp["metrics"] == {"acc": {a: 0.7, b: 0.6}, "f1": {a: None, b: 0.3}}
+    assert list(cmp["params"]) == ["differ", "partial", "same"]  # what differs comes first
+    # Metrics have the same shape; each value is the run's summary, grouped by latest value.
+    assert cmp["metrics"]["differ"] == {
+        "acc": {
+            a: {"last": 0.7, "last_step": 1, "min": 0.5, "max": 0.7, "count": 2},
+            b: {"last": 0.6, "last_step": 0, "min": 0.6, "max": 0.6, "count": 1},
+        }
+    }
+    assert cmp["metrics"]["partial"] == {
+        "f1": {b: {"last": 0.3, "last_step": 0, "min": 0.3, "max": 0.3, "count": 1}}
+    }
+    assert cmp["metrics"]["same"] == {}
     assert [r["id"] for r in cmp["runs"]] == [a, b]
     assert cmp["runs"][0]["status"] == "completed"
     json.dumps(cmp)
@@ -426,7 +474,25 @@ def test_compare_runs_splits_params_into_same_differ_and_partial(store: ml.Store
 def test_compare_runs_treats_equal_json_values_as_the_same(store: ml.Store) -> None:
     a = make_run(params={"cfg": {"x": 1, "y": [1, 2]}})
     b = make_run(params={"cfg": {"y": [1, 2], "x": 1}})
-    assert ml.compare_runs([a, b])["params"]["same"] == {"cfg": {"x": 1, "y": [1, 2]}}
+    same = ml.compare_runs([a, b])["params"]["same"]
+    assert same == {"cfg": {a: {"x": 1, "y": [1, 2]}, b: {"x": 1, "y": [1, 2]}}}
+
+
+def test_compare_runs_reads_in_a_fixed_number_of_queries_however_many_runs(
+    store: ml.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids_ = [make_run(params={"i": i}, metrics={"m": [float(i)]}) for i in range(30)]
+    calls: list[str] = []
+    for method in ("get_run", "list_runs", "params_of", "metric_summaries"):
+        original = getattr(store.meta, method)
+
+        def spy(*args: object, _m: str = method, _f: object = original, **kw: object) -> object:
+            calls.append(_m)
+            return _f(*args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(store.meta, method, spy)
+    ml.compare_runs(ids_)
+    assert sorted(calls) == ["list_runs", "metric_summaries", "params_of"]
 
 
 def test_compare_runs_bad_input(store: ml.Store) -> None:
@@ -442,7 +508,7 @@ def test_compare_runs_bad_input(store: ml.Store) -> None:
 # -- export -----------------------------------------------------------------------------------
 
 
-def test_export_runs_gives_flat_rows_and_prefixes_colliding_keys(store: ml.Store) -> None:
+def test_export_runs_always_prefixes_param_and_metric_columns(store: ml.Store) -> None:
     a = make_run(
         "x",
         params={"name": "p", "lr": 0.1, "depth": 3},
@@ -457,9 +523,9 @@ def test_export_runs_gives_flat_rows_and_prefixes_colliding_keys(store: ml.Store
     assert row_a["params.name"] == "p"
     assert row_a["params.lr"] == 0.1
     assert row_a["metrics.lr"] == 0.05
-    assert row_a["depth"] == 3
-    assert row_a["acc"] == 0.9
-    assert "lr" not in row_a
+    assert row_a["params.depth"] == 3  # prefixed even where nothing collides
+    assert row_a["metrics.acc"] == 0.9
+    assert "lr" not in row_a and "depth" not in row_a and "acc" not in row_a
     assert row_a["status"] == "completed"
     assert row_a["duration_ms"] >= 0
     assert [r["id"] for r in ml.export_runs(experiment="y")] == [b]
@@ -470,25 +536,38 @@ def test_runs_df_is_a_dataframe_of_the_export(store: ml.Store) -> None:
     a = make_run(params={"lr": 0.1}, metrics={"acc": [0.9]})
     df = ml.runs_df()
     assert isinstance(df, pd.DataFrame)
-    assert list(df.columns)[: len(query.RUN_COLUMNS)] == list(query.RUN_COLUMNS)
+    assert list(df.columns)[: len(export.RUN_COLUMNS)] == list(export.RUN_COLUMNS)
     assert df.loc[0, "id"] == a
-    assert df.loc[0, "lr"] == 0.1
-    assert df.loc[0, "acc"] == 0.9
+    assert df.loc[0, "params.lr"] == 0.1
+    assert df.loc[0, "metrics.acc"] == 0.9
     assert len(ml.runs_df(experiment="nothing")) == 0
-    assert list(ml.runs_df(experiment="nothing").columns) == list(query.RUN_COLUMNS)
+    assert list(ml.runs_df(experiment="nothing").columns) == list(export.RUN_COLUMNS)
 
 
 def test_export_csv_writes_one_line_per_run_with_nested_values_as_json(store: ml.Store) -> None:
     a = make_run(params={"cfg": {"k": [1, 2]}, "flag": True, "lr": 0.5}, metrics={"acc": [0.25]})
-    text = query.export_csv(ml.export_runs())
+    text = export.export_csv(ml.export_runs())
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 1
     assert rows[0]["id"] == a
-    assert json.loads(rows[0]["cfg"]) == {"k": [1, 2]}
-    assert rows[0]["flag"] == "true"
-    assert float(rows[0]["lr"]) == 0.5
-    assert float(rows[0]["acc"]) == 0.25
-    assert text.splitlines()[0].startswith(",".join(query.RUN_COLUMNS))
+    assert json.loads(rows[0]["params.cfg"]) == {"k": [1, 2]}
+    assert rows[0]["params.flag"] == "true"
+    assert float(rows[0]["params.lr"]) == 0.5
+    assert float(rows[0]["metrics.acc"]) == 0.25
+    assert text.splitlines()[0].startswith(",".join(export.RUN_COLUMNS))
+
+
+def test_export_csv_neutralises_spreadsheet_formulas(store: ml.Store) -> None:
+    hostile = ["=cmd|'/c calc'!A1", "+1+1", "-2+3", "@SUM(A1)", "\tx"]
+    make_run(params={f"p{i}": v for i, v in enumerate(hostile)}, metrics={"loss": [-0.5]})
+    rows = list(csv.DictReader(io.StringIO(export.export_csv(ml.export_runs()))))
+    for i, value in enumerate(hostile):
+        cell = rows[0][f"params.p{i}"]
+        if value[0] in "=+-@\t":
+            assert cell == "'" + value  # shown as text, never evaluated
+        else:
+            assert cell == value
+    assert rows[0]["metrics.loss"] == "-0.5"  # numbers are left as numbers
 
 
 # -- experiments ------------------------------------------------------------------------------
@@ -583,7 +662,7 @@ def test_delete_archived_removes_archived_runs_and_their_data(store: ml.Store) -
     ml.archive_runs(older_than_days=0)
     kept = make_run("a", metrics={"m": [3.0]})
     assert ml.delete_archived() == 1
-    assert ml.get_run(gone) is None
+    assert ml.search_runs(ids=[gone], include_archived=True) == []
     assert ml.runs(status="archived") == []
     assert ids(ml.runs()) == [kept]
     assert ml.metric_history(kept, "m")[0]["value"] == 3.0

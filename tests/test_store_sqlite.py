@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import chachaml as ml
-from chachaml import query, tracking
+from chachaml import query, runs_api
 from chachaml.store import sqlbase, sqlquery
 from chachaml.store import sqlite as sqlite_store
 from chachaml.store.migrations import SQLITE_MIGRATIONS, Migration
@@ -21,7 +21,7 @@ from chachaml.store.protocol import MetadataStore, NewRun
 
 
 def new_run(st: ml.Store, **kw: object) -> str:
-    run_id = tracking.new_run_id()
+    run_id = runs_api.new_run_id()
     fields = {"experiment": "e", "name": None, "start_time": 1, "created_by": "u", **kw}
     st.meta.create_run(NewRun(id=run_id, **fields))  # type: ignore[arg-type]
     return run_id
@@ -165,7 +165,7 @@ def test_a_store_scope_overrides_and_restores_the_current_store(tmp_path: Path) 
         assert ml.current_store() is scoped
     assert scoped.closed  # a store opened from a URL by the scope is closed
     assert ml.current_store() is default
-    assert ml.get_run(run.id) is None
+    assert ml.search_runs(ids=[run.id], include_archived=True) == []
     with ml.open_store(str(tmp_path / "scoped.db")) as check:
         assert check.meta.get_run(run.id)["status"] == "completed"
 
@@ -396,7 +396,7 @@ def test_a_delete_run_removes_everything_attached(store: ml.Store) -> None:
         with ml.run() as child:
             pass
     assert store.meta.delete_run(parent.id) == []
-    assert ml.get_run(parent.id) is None
+    assert ml.search_runs(ids=[parent.id], include_archived=True) == []
     assert ml.get_run(child.id)["parent_run_id"] is None
     conn = store.meta._read_conn()
     for table in ("params", "tags", "metric_series", "metrics", "datasets"):

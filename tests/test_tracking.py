@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import chachaml as ml
-from chachaml import context, tracking
+from chachaml import context, liveness, runs_api
 from chachaml.store.protocol import NewRun
 
 
@@ -74,7 +74,7 @@ def test_keyboard_interrupt_marks_the_run_killed_and_still_propagates(store: ml.
 def test_very_long_error_text_is_truncated(store: ml.Store) -> None:
     with pytest.raises(ValueError), ml.run() as run:
         raise ValueError("x" * 50_000)
-    assert len(fetch(run.id)["error"]) == tracking.MAX_ERROR_CHARS
+    assert len(fetch(run.id)["error"]) == runs_api.MAX_ERROR_CHARS
 
 
 def test_no_run_is_current_after_the_block(store: ml.Store) -> None:
@@ -103,7 +103,7 @@ def test_run_without_experiment_goes_to_default_and_records_the_user(
 def test_run_ids_are_uuid4_hex_and_unique(store: ml.Store) -> None:
     ids = set()
     for _ in range(50):
-        rid = tracking.new_run_id()
+        rid = runs_api.new_run_id()
         assert len(rid) == 32
         assert int(rid, 16) >= 0
         assert rid[12] == "4"  # version nibble
@@ -231,7 +231,7 @@ def test_end_run_without_any_run_raises_no_active_run(store: ml.Store) -> None:
 
 def test_explicit_runs_nest_and_end_innermost_first(store: ml.Store) -> None:
     outer = ml.start_run(experiment="x")
-    inner = ml.start_run()
+    inner = ml.start_run(nested=True)
     assert fetch(inner.id)["parent_run_id"] == outer.id
     ml.end_run()
     assert ml.current_run() is outer
@@ -489,12 +489,10 @@ def test_a_running_run_without_a_recent_heartbeat_reads_as_crashed(store: ml.Sto
 def test_heartbeat_timeout_is_configurable(
     store: ml.Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chachaml import query
-
     handle = ml.start_run()
     store.meta.heartbeat([handle.id], now_ms() - 5_000)
     assert fetch(handle.id)["status"] == "running"
-    monkeypatch.setattr(query, "HEARTBEAT_TIMEOUT_MS", 1_000)
+    monkeypatch.setattr(liveness, "HEARTBEAT_TIMEOUT_MS", 1_000)
     assert fetch(handle.id)["status"] == "crashed"
     ml.end_run()
 
@@ -502,7 +500,7 @@ def test_heartbeat_timeout_is_configurable(
 def test_the_writer_thread_refreshes_heartbeats(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chachaml import writer
+    from chachaml.store import writer
 
     monkeypatch.setattr(writer, "HEARTBEAT_INTERVAL", 0.0)
     with ml.open_store(str(db_path)) as st:
@@ -524,7 +522,7 @@ def _dead_pid() -> int:
 def _insert_running(store: ml.Store, *, pid: int | None, host: str | None = None) -> str:
     from chachaml import envinfo
 
-    run_id = tracking.new_run_id()
+    run_id = runs_api.new_run_id()
     store.meta.create_run(
         NewRun(
             id=run_id,
@@ -546,14 +544,14 @@ def test_finalize_crashed_marks_runs_of_dead_local_processes(db_path: Path) -> N
         unknown_pid = _insert_running(st, pid=None)
         elsewhere = _insert_running(st, pid=_dead_pid(), host="another-host")
         start = st.meta.get_run(dead)["heartbeat"]
-        assert tracking.finalize_crashed(st) == [dead]
+        assert liveness.finalize_crashed(st) == [dead]
         got = st.meta.get_run(dead)
         assert got["status"] == "crashed"
         assert got["end_time"] == start  # the last sign of life, not "now"
         assert "died" in got["error"]
         for other in (mine, unknown_pid, elsewhere):
             assert st.meta.get_run(other)["status"] == "running"
-        assert tracking.finalize_crashed(st) == []
+        assert liveness.finalize_crashed(st) == []
 
 
 def test_opening_a_store_and_reading_finalizes_dead_runs_once(db_path: Path) -> None:
@@ -634,3 +632,70 @@ def test_reading_a_closed_store_is_store_unavailable(db_path: Path) -> None:
         ml.get_run(run.id, store=st)
     with pytest.raises(ml.StoreUnavailable, match="closed"):
         ml.runs(store=st)
+
+
+# -- the explicit style: a forgotten end_run, and end_run's arguments ---------------------------
+
+
+def test_a_forgotten_end_run_makes_the_next_start_run_refuse_instead_of_nesting(
+    store: ml.Store,
+) -> None:
+    first = ml.start_run(experiment="nb")
+    with pytest.raises(ml.InvalidInput, match=rf"run {first.id} .* has not ended") as info:
+        ml.start_run(experiment="nb")
+    assert "nested=True" in str(info.value) and "nested=False" in str(info.value)
+    assert [r["id"] for r in ml.runs()] == [first.id]  # nothing was created
+    child = ml.start_run(nested=True)
+    assert fetch(child.id)["parent_run_id"] == first.id
+    ml.end_run(child)
+    separate = ml.start_run(nested=False)
+    assert fetch(separate.id)["parent_run_id"] is None
+    ml.end_run(separate)
+    ml.end_run(first)
+    after = ml.start_run()  # every explicit run has ended: no question to ask
+    assert fetch(after.id)["parent_run_id"] is None
+    ml.end_run()
+
+
+def test_with_blocks_inside_an_explicit_run_still_nest(store: ml.Store) -> None:
+    outer = ml.start_run()
+    with ml.run() as inner:
+        pass
+    assert fetch(inner.id)["parent_run_id"] == outer.id
+    ml.end_run()
+
+
+def test_end_run_takes_a_handle_or_an_id(store: ml.Store) -> None:
+    a = ml.start_run()
+    b = ml.start_run(nested=False)
+    ml.end_run(a.id, status="failed", error="diverged")
+    assert fetch(a.id)["status"] == "failed" and fetch(a.id)["error"] == "diverged"
+    assert ml.current_run() is b
+    ml.end_run(b)
+    assert fetch(b.id)["status"] == "completed"
+    with pytest.raises(ml.NoActiveRun):
+        ml.current_run()
+
+
+def test_end_run_by_id_ends_a_run_of_another_process(store: ml.Store) -> None:
+    from chachaml import runs_api
+
+    foreign = runs_api.create_run(experiment="elsewhere", pid=1)["id"]
+    ml.end_run(foreign, status="killed")
+    assert fetch(foreign)["status"] == "killed"
+
+
+def test_end_run_with_a_status_in_the_run_slot_says_to_pass_it_by_keyword(
+    store: ml.Store,
+) -> None:
+    run = ml.start_run()
+    with pytest.raises(
+        ml.InvalidInput, match=r"pass the status by keyword: ml.end_run\(status='failed'\)"
+    ):
+        ml.end_run("failed")
+    with pytest.raises(ml.InvalidInput, match="takes a run handle or a run id, got int"):
+        ml.end_run(3)  # type: ignore[arg-type]
+    with pytest.raises(ml.NotFound, match="does not exist"):
+        ml.end_run("f" * 32)
+    assert fetch(run.id)["status"] == "running"  # none of the bad calls touched it
+    ml.end_run()

@@ -267,7 +267,7 @@ def test_unknown_run_ids_are_not_found_and_create_nothing(
         call(ghost)
     assert ghost in str(info.value)
     assert ml.runs(include_archived=True) == []
-    assert ml.get_run(ghost) is None
+    assert ml.search_runs(ids=[ghost], include_archived=True) == []
 
 
 @pytest.mark.parametrize(
@@ -358,3 +358,45 @@ def test_errors_carry_codes_exit_codes_and_http_statuses() -> None:
     assert str(flt) == "unexpected token (at column 5)\n  acc >> 1\n      ^"
     assert isinstance(flt, ml.InvalidInput)
     assert str(ml.InvalidFilter("plain")) == "plain"
+
+
+# -- text that cannot be stored: NUL, lone surrogates, deep JSON ---------------------------------
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: validate.note("a\x00b"), "note contains a NUL character (at position 1)"),
+        (lambda: validate.note("\ud800", "description"), "description contains a lone surrogate"),
+        (lambda: validate.key("k\udfff"), "key contains a lone surrogate U+DFFF"),
+        (lambda: validate.tag_value("t", "v\x00"), "tag 't' value contains a NUL"),
+        (lambda: validate.tags({"t": "\ud83d"}), "tag 't' value contains a lone surrogate"),
+        (lambda: validate.param_json("p", {"a": ["x", "\x00"]}), "param 'p'.a[1] contains a NUL"),
+        (lambda: validate.param_json("p", {"k\x00": 1}), "param 'p' has a key that contains a NUL"),
+        (lambda: validate.param_json("p", "\ud800"), "param 'p' contains a lone surrogate"),
+        (lambda: validate.param_json("p", _nested(101)), "nested more than 100"),
+        (lambda: validate.json_value({"a": "\x00"}, "env"), "env value.a contains a NUL"),
+        (lambda: validate.json_value(_nested(5000), "env"), "env value"),
+        (lambda: validate.error_text("trace\x00"), "error contains a NUL"),
+        (lambda: validate.text(3, "dataset source"), "dataset source must be a string"),
+        (lambda: validate.text("x" * 11, "source", limit=10), "source is 11 characters long"),
+    ],
+)
+def test_unstorable_text_is_invalid_input(call: Any, message: str) -> None:
+    with pytest.raises(ml.InvalidInput) as info:
+        call()
+    assert message in str(info.value)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_storable_text_passes_unchanged() -> None:
+    text = "line 1\n\tline 2 😀 \\u0000"
+    assert validate.note(text) == text and validate.text(text, "x") == text
+    assert validate.error_text(None) is None and validate.optional_text(None, "x") is None
+    assert validate.param_json("p", {"e": "😀", "d": _nested(99)}).startswith('{"d":[[[')
+    assert validate.tag_value("t", "a\tb") == "a\tb"
+    assert validate.text_problem("fine") is None

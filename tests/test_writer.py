@@ -24,7 +24,7 @@ def test_points_of_a_deleted_run_are_dropped_without_blocking_other_runs(
     survivor.end()
     history = ml.metric_history(survivor.id, "loss")
     assert [(p["step"], p["value"]) for p in history] == [(0, 2.0)]
-    assert ml.get_run(doomed.id) is None
+    assert ml.search_runs(ids=[doomed.id], include_archived=True) == []
 
 
 def test_a_run_ending_inside_batched_metrics_has_its_points_durable(db_path: Path) -> None:

@@ -14,17 +14,10 @@ Everything lands in ``./chachaml.db`` and ``./chachaml-artifacts/`` unless told 
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from chachaml import registry as registry
-from chachaml.annotate import add_tag as add_tag
 from chachaml.annotate import create_experiment as create_experiment
 from chachaml.annotate import experiment as experiment
 from chachaml.annotate import experiments as experiments
-from chachaml.annotate import get_datasets as get_datasets
-from chachaml.annotate import get_tags as get_tags
-from chachaml.annotate import remove_tag as remove_tag
-from chachaml.annotate import set_note as set_note
 from chachaml.artifact_api import artifact_path as artifact_path
 from chachaml.artifact_api import list_artifacts as list_artifacts
 from chachaml.artifact_api import load_artifact as load_artifact
@@ -33,6 +26,7 @@ from chachaml.artifact_api import log_file as log_file
 from chachaml.artifact_api import log_table as log_table
 from chachaml.cleanup import archive_runs as archive_runs
 from chachaml.cleanup import delete_archived as delete_archived
+from chachaml.comparison import compare_runs as compare_runs
 from chachaml.context import bind as bind
 from chachaml.context import current_store as current_store
 from chachaml.context import store as store
@@ -46,18 +40,25 @@ from chachaml.errors import NoActiveRun as NoActiveRun
 from chachaml.errors import NotFound as NotFound
 from chachaml.errors import ParamConflict as ParamConflict
 from chachaml.errors import StoreUnavailable as StoreUnavailable
+from chachaml.errors import UntrustedArtifact as UntrustedArtifact
+from chachaml.export import export_runs as export_runs
+from chachaml.export import runs_df as runs_df
+from chachaml.query import ResultTruncated as ResultTruncated
 from chachaml.query import best_run as best_run
-from chachaml.query import compare_runs as compare_runs
+from chachaml.query import count_runs as count_runs
 from chachaml.query import current_user as current_user
-from chachaml.query import export_runs as export_runs
+from chachaml.query import get_datasets as get_datasets
 from chachaml.query import get_run as get_run
+from chachaml.query import get_tags as get_tags
 from chachaml.query import last_run as last_run
 from chachaml.query import metric_history as metric_history
 from chachaml.query import my_last_run as my_last_run
 from chachaml.query import my_runs as my_runs
 from chachaml.query import runs as runs
-from chachaml.query import runs_df as runs_df
 from chachaml.query import search_runs as search_runs
+from chachaml.runs_api import add_tag as add_tag
+from chachaml.runs_api import remove_tag as remove_tag
+from chachaml.runs_api import set_note as set_note
 from chachaml.store import Store as Store
 from chachaml.store import open_store as open_store
 from chachaml.tracking import ActiveRun as ActiveRun
@@ -75,6 +76,7 @@ from chachaml.tracking import run as run
 from chachaml.tracking import set_name as set_name
 from chachaml.tracking import start_run as start_run
 from chachaml.tracking import tracked as tracked
+from chachaml.version import __version__ as __version__
 
 __all__ = [
     "ActiveRun",
@@ -86,8 +88,10 @@ __all__ = [
     "NoActiveRun",
     "NotFound",
     "ParamConflict",
+    "ResultTruncated",
     "Store",
     "StoreUnavailable",
+    "UntrustedArtifact",
     "__version__",
     "add_tag",
     "archive_runs",
@@ -96,6 +100,7 @@ __all__ = [
     "best_run",
     "bind",
     "compare_runs",
+    "count_runs",
     "create_experiment",
     "current_run",
     "current_store",

@@ -1,12 +1,11 @@
-"""Curating runs after the fact: tags, notes, datasets and experiment metadata.
+"""Experiments: the optional metadata row (description, owner) and the listing of every
+experiment, explicit or only used by runs.
 
 >>> import chachaml as ml
 >>> with ml.store("sqlite:///:memory:"):
-...     with ml.run(experiment="iris") as run:
-...         pass
-...     ml.add_tag(run.id, "reviewed", True)
-...     ml.get_tags(run.id)
-{'reviewed': 'true'}
+...     _ = ml.create_experiment("iris", description="Fisher's flowers")
+...     [e["name"] for e in ml.experiments()]
+['iris']
 """
 
 from __future__ import annotations
@@ -15,36 +14,9 @@ import time
 from typing import Any
 
 from chachaml import validate
+from chachaml.context import resolve
 from chachaml.errors import NotFound
-from chachaml.query import resolve
 from chachaml.store import Store
-
-
-def add_tag(run_id: str, key: str, value: Any, *, store: Store | None = None) -> None:
-    """Set (or replace) a tag on any run."""
-    resolve(store).meta.set_tags(
-        validate.run_id(run_id), {validate.key(key, "tag key"): validate.tag_value(key, value)}
-    )
-
-
-def remove_tag(run_id: str, key: str, *, store: Store | None = None) -> bool:
-    """Remove a tag; returns whether it existed."""
-    return resolve(store).meta.delete_tag(validate.run_id(run_id), validate.key(key, "tag key"))
-
-
-def get_tags(run_id: str, *, store: Store | None = None) -> dict[str, str]:
-    """The run's tags (inline tags given at start merged with later ones)."""
-    return resolve(store).meta.get_tags(validate.run_id(run_id))
-
-
-def set_note(run_id: str, markdown: str, *, store: Store | None = None) -> None:
-    """Attach a markdown note (``$...$`` math allowed) to a run, replacing any earlier note."""
-    resolve(store).meta.set_note(validate.run_id(run_id), validate.note(markdown))
-
-
-def get_datasets(run_id: str, *, store: Store | None = None) -> list[dict[str, Any]]:
-    """Datasets recorded with ``log_dataset`` for the run."""
-    return resolve(store).meta.get_datasets(validate.run_id(run_id))
 
 
 def _text(value: object, what: str) -> str | None:

@@ -19,14 +19,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
-from chachaml import validate
+from chachaml import context, query, validate
 from chachaml.artifacts import formats, names
 from chachaml.artifacts.protocol import ArtifactWriter
+from chachaml.context import resolve
 from chachaml.errors import AlreadyExists, InvalidInput, NotFound
 from chachaml.store import Store
-from chachaml.store.protocol import NewArtifact
+from chachaml.store.protocol import NewArtifact, RunQuery
 
 CHUNK = 1024 * 1024
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[ -~]*)?$")
@@ -50,7 +51,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _content_type(value: object) -> str:
+def check_content_type(value: object) -> str:
     if not isinstance(value, str) or len(value) > 255 or not _CONTENT_TYPE.match(value):
         raise InvalidInput(
             f"content_type {value!r} is not a MIME type such as 'image/png' or "
@@ -78,41 +79,47 @@ def guess_content_type(name: str, head: bytes) -> str:
     return "text/plain; charset=utf-8" if head else "application/octet-stream"
 
 
-def write_artifact(
-    store: Store,
-    run_id: str,
-    name: str,
-    fmt: str,
-    content_type: str,
-    fill: Callable[[ArtifactWriter], object],
-) -> dict[str, Any]:
-    """Store the bytes ``fill`` writes as artifact ``name`` of ``run_id``; returns its row.
+def _taken(run_id: str, name: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"run {run_id} already has an artifact named {name!r}; artifacts are immutable, "
+        "log the new value under another name"
+    )
 
-    The building block of every ``log_*`` function (and of importers later).
-    """
+
+def begin_artifact(store: Store, run_id: str, name: str) -> ArtifactWriter:
+    """The first half of :func:`write_artifact`, for callers that stream bytes themselves (the
+    HTTP upload): checks, before a byte is written, that the run exists and the name is free,
+    then returns a writer. Write into it, then call :func:`commit_artifact` (on any error,
+    ``writer.discard()``)."""
+    name = names.validate(name)
+    run_id = validate.run_id(run_id)
+    meta = store.meta
+    if meta.count_runs(RunQuery(ids=[run_id], limit=None, include_archived=True)) == 0:
+        raise NotFound(f"run {run_id!r} does not exist")
+    if meta.get_artifact(run_id, name) is not None:
+        raise _taken(run_id, name)
+    return store.artifacts.writer()
+
+
+def commit_artifact(
+    store: Store, writer: ArtifactWriter, run_id: str, name: str, fmt: str, content_type: str
+) -> dict[str, Any]:
+    """The second half of :func:`write_artifact`: commit the written bytes under
+    ``<run_id>/<name>`` (never over existing bytes), then add the metadata row; returns it.
+    The writer is discarded on failure, and bytes committed here are removed if the row
+    cannot be added."""
     name = names.validate(name)
     run_id = validate.run_id(run_id)
     key = f"{run_id}/{name}"
-    meta, blobs = store.meta, store.artifacts
-
-    def taken() -> AlreadyExists:
-        return AlreadyExists(
-            f"run {run_id} already has an artifact named {name!r}; artifacts are immutable, "
-            "log the new value under another name"
-        )
-
-    if meta.get_artifact(run_id, name) is not None:  # fail fast, before streaming gigabytes
-        raise taken()
-    writer = blobs.writer()
+    meta = store.meta
     try:
-        fill(writer)
         if meta.get_artifact(run_id, name) is not None:  # the authoritative check, after fsync
-            raise taken()
+            raise _taken(run_id, name)
         try:
             writer.commit(key)  # fails, leaving the existing bytes alone, if the key exists
         except AlreadyExists as exc:
             if meta.get_artifact(run_id, name) is not None:
-                raise taken() from exc
+                raise _taken(run_id, name) from exc
             raise AlreadyExists(
                 f"bytes for artifact {name!r} of run {run_id} exist without a metadata row "
                 "(an interrupted write?); run `chachaml gc` to remove orphaned files"
@@ -132,8 +139,29 @@ def write_artifact(
     try:
         return meta.add_artifact(record)
     except BaseException:
-        blobs.delete(key)  # the bytes are ours: this writer created them a moment ago
+        store.artifacts.delete(key)  # the bytes are ours: this writer created them a moment ago
         raise
+
+
+def write_artifact(
+    store: Store,
+    run_id: str,
+    name: str,
+    fmt: str,
+    content_type: str,
+    fill: Callable[[ArtifactWriter], object],
+) -> dict[str, Any]:
+    """Store the bytes ``fill`` writes as artifact ``name`` of ``run_id``; returns its row.
+
+    The building block of every ``log_*`` function (and of importers later).
+    """
+    writer = begin_artifact(store, run_id, name)
+    try:
+        fill(writer)
+    except BaseException:
+        writer.discard()
+        raise
+    return commit_artifact(store, writer, run_id, name, fmt, content_type)
 
 
 # -- logging, bound to a run ------------------------------------------------------------------
@@ -145,11 +173,30 @@ def log_artifact_to(
     format: str | None = None,
     content_type: str | None = None,
 ) -> dict[str, Any]:
+    if format is None:
+        _refuse_a_path(name, value)
     fmt = formats.choose(value) if format is None else formats.check_format(format)
-    ctype = formats.CONTENT_TYPES[fmt] if content_type is None else _content_type(content_type)
+    ctype = formats.CONTENT_TYPES[fmt] if content_type is None else check_content_type(content_type)
     return write_artifact(
         store, run_id, name, fmt, ctype, lambda sink: formats.encode(value, fmt, sink)
     )
+
+
+def _refuse_a_path(name: str, value: Any) -> None:
+    """``log_artifact("plot.png", "/tmp/plot.png")`` almost always means the file, not the
+    string: say so instead of storing 13 characters of text (or a pickled ``Path``)."""
+    if isinstance(value, os.PathLike) or (
+        isinstance(value, str)
+        and 0 < len(value) < 4096
+        and "\n" not in value
+        and os.path.isfile(value)
+    ):
+        shown = os.fspath(value)
+        raise InvalidInput(
+            f"log_artifact({name!r}, {shown!r}): the value is a path to a file. To store the "
+            f"file's bytes use ml.log_file({name!r}, {shown!r}); to store the text itself pass "
+            "format='text'"
+        )
 
 
 def log_file_to(
@@ -193,10 +240,8 @@ def log_table_to(store: Store, run_id: str, name: str, table: Any) -> dict[str, 
 
 # -- module-level API (current run) ----------------------------------------------------------
 def _current(what: str) -> tuple[Store, str]:
-    from chachaml.tracking import _active
-
-    handle = _active(what)
-    handle._check_open()
+    handle = context.active_run(what)
+    handle.check_open()
     return handle.store, handle.id
 
 
@@ -237,44 +282,56 @@ def log_table(name: str, table: Any) -> dict[str, Any]:
 
 
 # -- reading (anywhere) --------------------------------------------------------------------------
-def _resolve(store: Store | None) -> Store:
-    from chachaml.query import resolve
-
-    return resolve(store)
-
-
 def get_artifact(run_id: str, name: str, *, store: Store | None = None) -> dict[str, Any]:
     """The metadata dict of one artifact; ``NotFound`` if the run has no artifact ``name``."""
-    st = _resolve(store)
-    row = st.meta.get_artifact(validate.run_id(run_id), names.validate(name))
+    st = resolve(store)
+    row = st.meta.get_artifact(query.find_run_id(run_id, store=st), names.validate(name))
     if row is None:
         raise NotFound(f"run {run_id} has no artifact named {name!r} (see ml.list_artifacts)")
     return row
 
 
-def load_artifact(run_id: str, name: str, *, store: Store | None = None) -> Any:
+def load_artifact(
+    run_id: str, name: str, *, trust: bool = False, store: Store | None = None
+) -> Any:
     """Decode artifact ``name`` of ``run_id`` by its stored format.
 
-    Pickle and joblib artifacts run code when loaded: never load artifacts from a store you do
-    not trust.
+    Pickle and joblib artifacts run code when loaded, so they load without asking only from
+    your own local store (a SQLite file with a local artifact directory). From a shared store
+    (remote server, PostgreSQL, S3) they raise ``UntrustedArtifact`` unless ``trust=True`` (or
+    ``CHACHAML_TRUST_PICKLE=1``): pass it only if you trust everyone who can write there. Other
+    formats (json, text, numpy, parquet, ...) load anywhere.
 
     >>> ml.load_artifact(run_id, "model")  # doctest: +SKIP
+    >>> ml.load_artifact(run_id, "model", trust=True)  # a shared store you trust  # doctest: +SKIP
     """
-    st = _resolve(store)
+    st = resolve(store)
     row = get_artifact(run_id, name, store=st)
+    formats.check_trusted(row["format"], st, trust, f"artifact {row['name']!r} of run {run_id}")
     with st.artifacts.open(row["path"]) as stream:
         return formats.decode(row["format"], stream)
 
 
 def artifact_path(run_id: str, name: str, *, store: Store | None = None) -> str:
     """A local file path holding the artifact's bytes (read it, do not modify it)."""
-    st = _resolve(store)
+    st = resolve(store)
     return st.artifacts.local_path(get_artifact(run_id, name, store=st)["path"])
+
+
+def open_artifact(
+    run_id: str, name: str, *, store: Store | None = None
+) -> tuple[dict[str, Any], BinaryIO]:
+    """The artifact's metadata row and a binary stream of its bytes (close it when done);
+    never decodes anything, so it is safe for any format."""
+    st = resolve(store)
+    row = get_artifact(run_id, name, store=st)
+    return row, st.artifacts.open(row["path"])
 
 
 def list_artifacts(run_id: str, *, store: Store | None = None) -> list[dict[str, Any]]:
     """Metadata dicts of the run's artifacts in logging order; ``NotFound`` for unknown runs."""
-    return _resolve(store).meta.list_artifacts(validate.run_id(run_id))
+    st = resolve(store)
+    return st.meta.list_artifacts(query.find_run_id(run_id, store=st))
 
 
 # -- store-level operations (the remote store's server side) -----------------------------------
@@ -295,7 +352,7 @@ def add_artifact_row(store: Store, record: NewArtifact) -> dict[str, Any]:
         raise InvalidInput(f"artifact path {record.path!r} must be {key!r}")
     if record.format not in ROW_FORMATS:
         raise InvalidInput(f"format {record.format!r} is not one of: {', '.join(ROW_FORMATS)}")
-    _content_type(record.content_type)
+    check_content_type(record.content_type)
     if not re.fullmatch(r"[0-9a-f]{64}", record.sha256):
         raise InvalidInput("sha256 must be 64 lowercase hex characters")
     if not store.artifacts.exists(key):
@@ -317,3 +374,13 @@ def delete_unreferenced_bytes(store: Store, key: str) -> int:
     if store.meta.get_artifact(run_id, name) is not None:
         raise InUse(f"artifact {checked!r} has a metadata row; delete its run instead")
     return store.artifacts.delete(checked)
+
+
+def artifact_paths(*, store: Store | None = None) -> list[str]:
+    """The artifact-store key of every artifact row (what garbage collection keeps)."""
+    return resolve(store).meta.artifact_paths()
+
+
+def stored_objects(*, store: Store | None = None) -> list[dict[str, Any]]:
+    """Every committed object in the artifact store: ``key``, ``size``, ``modified``."""
+    return [o._asdict() for o in resolve(store).artifacts.iter_keys()]

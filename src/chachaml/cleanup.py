@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from chachaml import validate
+from chachaml.context import resolve
 from chachaml.errors import InUse, InvalidInput
-from chachaml.query import resolve
 from chachaml.store import Store
 
 DAY_MS = 86_400_000
@@ -37,6 +37,11 @@ def archive_runs(
     return resolve(store).meta.archive_runs(
         cutoff, validate.optional_name(experiment, "experiment")
     )
+
+
+def archived_run_ids(*, store: Store | None = None) -> list[str]:
+    """Ids of every archived run (what :func:`delete_archived` would delete)."""
+    return resolve(store).meta.archived_run_ids()
 
 
 def delete_archived(*, force: bool = False, store: Store | None = None) -> int:

@@ -19,27 +19,58 @@ import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
-from chachaml.errors import InvalidInput
+from chachaml import liveness
+from chachaml.errors import InvalidInput, NoActiveRun
+from chachaml.store import Store, open_store
 
-if TYPE_CHECKING:
-    from chachaml.store import Store
-    from chachaml.tracking import ActiveRun
+__all__ = [
+    "RunHandle",
+    "active_run",
+    "bind",
+    "current_active_run",
+    "current_store",
+    "find_active_run",
+    "pop_explicit",
+    "push_explicit",
+    "resolve",
+    "run_var",
+    "store",
+    "use_store",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
+class RunHandle(Protocol):
+    """What the context keeps of a run in progress (``tracking.ActiveRun`` is the one
+    implementation): enough for services to log into the current run without knowing the
+    tracking layer above them."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+    def check_open(self) -> None:
+        """Raise ``InvalidInput`` if the run has ended."""
+
+
 _store_var: contextvars.ContextVar[Store | None] = contextvars.ContextVar(
     "chachaml_store", default=None
 )
-_run_var: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
-    "chachaml_run", default=None
-)
+#: The run of this context (``ml.run()`` blocks); the logging hot path reads it directly.
+run_var: contextvars.ContextVar[Any] = contextvars.ContextVar("chachaml_run", default=None)
 
 _lock = threading.Lock()
 _default_store: Store | None = None
-_explicit_runs: list[ActiveRun] = []  # runs opened by start_run(), innermost last
+_explicit_runs: list[Any] = []  # RunHandle  # runs opened by start_run(), innermost last
 
 
 def current_store() -> Store:
@@ -54,8 +85,6 @@ def current_store() -> Store:
     global _default_store
     with _lock:
         if _default_store is None or _default_store.closed:
-            from chachaml.store import open_store
-
             _default_store = open_store()
         return _default_store
 
@@ -66,8 +95,6 @@ def use_store(url_or_store: str | Store | None = None, *, artifacts: str | None 
     ``ml.use_store("sqlite:///team.db")``; ``ml.use_store()`` goes back to the environment
     default. The previous default store is flushed and closed.
     """
-    from chachaml.store import Store, open_store
-
     if isinstance(url_or_store, Store):
         new = url_or_store
     elif url_or_store is None or isinstance(url_or_store, str):
@@ -92,8 +119,6 @@ def store(
 
     A store opened from a URL here is closed when the block ends; a ``Store`` passed in is not.
     """
-    from chachaml.store import Store, open_store
-
     owned = not isinstance(url_or_store, Store)
     if isinstance(url_or_store, Store):
         st = url_or_store
@@ -112,20 +137,62 @@ def store(
             st.close()
 
 
-def current_active_run() -> ActiveRun | None:
-    run = _run_var.get()
+def resolve(store: Store | None, *, flush: bool = True) -> Store:
+    """The store a service call works on: ``store`` if given, else :func:`current_store`.
+
+    On a store's first use, runs of dead local processes are finalised (see
+    :mod:`chachaml.liveness`). With ``flush`` (for reads), buffered metric points of this
+    process are written first, so a read sees everything logged so far (cheap when nothing
+    is buffered); writes leave the buffer to the background writer.
+    """
+    st = store if store is not None else current_store()
+    liveness.finalize_crashed_once(st)
+    if flush:
+        st.flush()
+    return st
+
+
+def current_active_run() -> Any:
+    """The innermost run in progress (a ``RunHandle``: this context's, else the newest one
+    opened with ``start_run``), or None."""
+    run = run_var.get()
     if run is not None:
         return run
     with _lock:
         return _explicit_runs[-1] if _explicit_runs else None
 
 
-def push_explicit(run: ActiveRun) -> None:
+def find_active_run(run_id: str) -> Any:
+    """The handle of run ``run_id`` if it is in progress in this process (this context's run,
+    its parents, or a ``start_run`` run), else None."""
+    run = run_var.get()
+    while run is not None:
+        if run.id == run_id:
+            return run
+        run = getattr(run, "parent", None)
+    with _lock:
+        for handle in _explicit_runs:
+            if handle.id == run_id:
+                return handle
+    return None
+
+
+def active_run(what: str) -> Any:
+    """The run in progress for ``what`` (e.g. ``"log_metric()"``); ``NoActiveRun`` outside one."""
+    handle = run_var.get()
+    if handle is None or handle.ended:
+        handle = current_active_run()
+        if handle is None or handle.ended:
+            raise NoActiveRun(what)
+    return handle
+
+
+def push_explicit(run: RunHandle) -> None:
     with _lock:
         _explicit_runs.append(run)
 
 
-def pop_explicit(run: ActiveRun) -> None:
+def pop_explicit(run: RunHandle) -> None:
     with _lock:
         if run in _explicit_runs:
             _explicit_runs.remove(run)

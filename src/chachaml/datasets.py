@@ -107,11 +107,7 @@ def _opt_count(value: Any, what: str) -> int | None:
 
 
 def _opt_text(value: Any, what: str, limit: int = 4096) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise InvalidInput(f"{what} must be a string of at most {limit} characters")
-    return value
+    return validate.optional_text(value, what, limit=limit)
 
 
 def build(
@@ -142,7 +138,10 @@ def build(
     if features is not None:
         if isinstance(features, str) or not all(isinstance(f, str) for f in features):
             raise InvalidInput("dataset features must be a list of strings")
-        record["features"] = list(features)[:MAX_FEATURES]
+        record["features"] = [
+            validate.text(f, "dataset feature name", limit=4096)
+            for f in list(features)[:MAX_FEATURES]
+        ]
     for field, value in (("n_rows", n_rows), ("n_cols", n_cols)):
         if value is not None:
             record[field] = _opt_count(value, f"dataset {field}")

@@ -10,11 +10,12 @@ registered as ``flowers-softmax`` and promoted to production.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-from chachaml import annotate, context, query, registry, tracking
+from chachaml import annotate, context, query, registry, runs_api, tracking
 from chachaml import artifact_api as artifacts
 from chachaml.errors import InvalidInput
 from chachaml.store import Store
@@ -58,9 +59,17 @@ def _softmax(logits: Any) -> Any:
 
 
 def train(
-    X: Any, y: Any, Xv: Any, yv: Any, lr: float, l2: float, epochs: int = EPOCHS
+    X: Any,
+    y: Any,
+    Xv: Any,
+    yv: Any,
+    lr: float,
+    l2: float,
+    epochs: int = EPOCHS,
+    metric: str = "val_accuracy",
 ) -> tuple[Any, Any, float]:
-    """Full-batch gradient descent; logs ``train_loss`` and ``val_accuracy`` every epoch."""
+    """Full-batch gradient descent; logs ``train_loss`` and the held-out accuracy (as
+    ``metric``) every epoch."""
     np = _numpy()
     n, d = X.shape
     k = int(y.max()) + 1
@@ -76,7 +85,7 @@ def train(
             W -= lr * (X.T @ grad + 2 * l2 * W)
             b -= lr * grad.sum(axis=0)
             acc = float(np.mean(np.argmax(Xv @ W + b, axis=1) == yv))
-            tracking.log_metrics({"train_loss": loss, "val_accuracy": acc}, step=epoch)
+            tracking.log_metrics({"train_loss": loss, metric: acc}, step=epoch)
     return W, b, acc
 
 
@@ -154,12 +163,16 @@ def baseline(y_train: Any, y_test: Any) -> float:
 
 
 def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bottom
-    store: Store | None = None, echo: Echo = print, seed: int = 7
+    store: Store | None = None, echo: Echo = print, seed: int = 7, report: Echo | None = None
 ) -> dict[str, Any]:
-    """Track the whole workload into ``store`` (default: the current store); returns a summary."""
+    """Track the whole workload into ``store`` (default: the current store); returns a summary.
+
+    ``echo`` receives the progress lines, ``report`` (default: ``echo``) the closing summary.
+    """
     np = _numpy()
     st = store or context.current_store()
     started = time.perf_counter()
+    before = query.count_runs(experiment=EXPERIMENT, include_archived=True, store=st)
     with context.store(st):
         annotate.create_experiment(
             EXPERIMENT,
@@ -190,9 +203,19 @@ def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bo
                     W, b, acc = train(Xtr, ytr, Xte, yte, lr, l2)
                     trained[child.id] = (W, b)
                     _save_candidate(child, W, b, features)
-                    results.append((acc, -l2, lr, l2, child.id))
+                    results.append((lr, l2, child.id))
                     echo(f"  candidate lr={lr:<5} l2={l2:<5} val_accuracy={acc:.3f}")
-            acc, _, best_lr, best_l2, best_id = max(results)
+            # The winner is ranked as `chachaml best val_accuracy` ranks: the highest latest
+            # value, the newest of equals (cross-validation folds log `fold_accuracy`, on other
+            # splits, so they never compete).
+            (winner,) = query.search_runs(
+                ids=[i for _, _, i in results],
+                order_by=["metrics.val_accuracy desc", "start_time desc"],
+                limit=1,
+            )
+            best_id = winner["id"]
+            best_lr, best_l2 = next((lr, l2) for lr, l2, i in results if i == best_id)
+            acc = query.metric_summaries([best_id])[best_id]["val_accuracy"]["last"]
             tracking.log_metric("best_val_accuracy", acc)
             tracking.log_params({"best_lr": best_lr, "best_l2": best_l2})
             W, b = trained[best_id]
@@ -207,7 +230,13 @@ def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bo
                 with tracking.run(name=f"fold-{i}", tags={"fold": i}):
                     tracking.log_param("fold", i)
                     _, _, fold_acc = train(
-                        X[train_idx], y[train_idx], X[test_idx], y[test_idx], best_lr, best_l2
+                        X[train_idx],
+                        y[train_idx],
+                        X[test_idx],
+                        y[test_idx],
+                        best_lr,
+                        best_l2,
+                        metric="fold_accuracy",
                     )
                     scores.append(fold_acc)
             tracking.log_metrics(
@@ -220,8 +249,8 @@ def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bo
             f"5-fold CV of lr={best_lr} l2={best_l2}: {np.mean(scores):.3f} ± {np.std(scores):.3f}"
         )
 
-        annotate.add_tag(best_id, "winner", True)
-        annotate.set_note(
+        runs_api.add_tag(best_id, "winner", True)
+        runs_api.set_note(
             best_id,
             "## Winner of the grid search\n\n"
             "Softmax regression $\\hat{y} = \\arg\\max_k \\mathrm{softmax}(xW + b)_k$ "
@@ -233,27 +262,71 @@ def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bo
         version = _register_winner(best_id, f"Grid-search winner (lr={best_lr}, l2={best_l2}).")
         echo(f"registered {MODEL_NAME} v{version['version']} and promoted it to production")
     elapsed = time.perf_counter() - started
-    n_runs = len(query.runs(experiment=EXPERIMENT, limit=None, store=st))
+    n_runs = query.count_runs(experiment=EXPERIMENT, include_archived=True, store=st) - before
+    total = query.count_runs(experiment=EXPERIMENT, store=st)
     summary = {
         "experiment": EXPERIMENT,
         "runs": n_runs,
+        "runs_in_store": total,
+        "store": st.url,
         "best_run": best_id,
+        "best_lr": best_lr,
+        "best_l2": best_l2,
         "best_val_accuracy": acc,
         "model": MODEL_NAME,
         "model_version": version["version"],
         "seconds": elapsed,
     }
-    echo("")
-    echo(f"Tracked {n_runs} runs into {st.url} in {elapsed:.1f}s (experiment {EXPERIMENT!r}).")
-    echo(
-        f"Winner: run {best_id} (lr={best_lr}, l2={best_l2}, val_accuracy={acc:.3f}), "
-        "tagged winner=true."
-    )
-    echo("Look at it:")
-    echo(f"  chachaml runs -e {EXPERIMENT} -m val_accuracy")
-    echo(f"  chachaml best val_accuracy -e {EXPERIMENT}")
-    echo(f"  chachaml run {best_id}")
-    echo(f"  chachaml artifacts {best_id}")
-    echo(f"  chachaml models {MODEL_NAME}")
-    echo("  python -c \"import chachaml as ml; print(ml.best_run('val_accuracy'))\"")
+    say = echo if report is None else report
+    if report is None:
+        say("")
+    for line in summary_lines(summary):
+        say(line)
     return summary
+
+
+def _command(name: str) -> str:
+    """How to run the ``chachaml`` (or ``python``) that runs now, as the user can type it from
+    here: the bare name when it is the one on PATH, else its path (e.g. ``.venv/bin/chachaml``
+    after ``make demo``, whose virtualenv is not activated)."""
+    import shutil
+    import sys
+
+    running = sys.executable if name == "python" else sys.argv[0]
+    if name != "python" and os.path.basename(running) != "chachaml":
+        running = os.path.join(os.path.dirname(sys.executable), "chachaml")
+    on_path = shutil.which(name)
+    if on_path and os.path.realpath(on_path) == os.path.realpath(running):
+        return name
+    relative = os.path.relpath(running)
+    shown = relative if not relative.startswith("..") else running
+    return shown if os.sep in shown else f".{os.sep}{shown}"
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """What the demo prints at the end: what it tracked, and commands to look at it, each
+    runnable exactly as printed from the current directory."""
+    cli, py = _command("chachaml"), _command("python")
+    short = summary["best_run"][:8]
+    default = os.path.abspath(os.environ.get("CHACHAML_STORE") or "chachaml.db")
+    path = summary["store"].removeprefix("sqlite:///")
+    here = "://" not in path and os.path.abspath(path) == default
+    store = "" if here else f" --store {summary['store']}"
+    use = "" if here else f"ml.use_store({summary['store']!r}); "
+    in_store = (
+        ""
+        if summary["runs_in_store"] == summary["runs"]
+        else f" ({summary['runs_in_store']} in the experiment now)"
+    )
+    return [
+        f"Tracked {summary['runs']} runs into {summary['store']} in {summary['seconds']:.1f}s "
+        f"(experiment {summary['experiment']!r}){in_store}.",
+        f"Winner: run {short} (lr={summary['best_lr']}, l2={summary['best_l2']}, "
+        f"val_accuracy={summary['best_val_accuracy']:.3f}), tagged winner=true; "
+        f"{summary['model']} v{summary['model_version']} is in production.",
+        "Look at it:",
+        f"  {cli} runs -e {summary['experiment']} -m val_accuracy{store}",
+        f"  {cli} best val_accuracy -e {summary['experiment']}{store}",
+        f"  {cli} run {short}{store}",
+        f"  {py} -c \"import chachaml as ml; {use}print(ml.best_run('val_accuracy')['name'])\"",
+    ]

@@ -44,8 +44,7 @@ def runs_table(
         runs = query.runs(store=store, **filters)
     latest: dict[str, dict[str, Any]] = {}
     if metrics and runs:
-        st = query.resolve(store)
-        latest = st.meta.metric_summaries([r["id"] for r in runs])
+        latest = query.metric_summaries([r["id"] for r in runs], store=store)
     table = Table(title=f"{len(runs)} runs", show_lines=False)
     headers = {"start_time": "started", "duration_ms": "took", "created_by": "user"}
     for column in SUMMARY_COLUMNS:
@@ -72,15 +71,7 @@ def inspect(
 
     from chachaml import query
 
-    run: Mapping[str, Any] | None
-    if isinstance(target, str):
-        run = query.get_run(target, store=store)
-        if run is None:
-            from chachaml.errors import NotFound
-
-            raise NotFound(f"run {target!r} does not exist")
-    else:
-        run = dict(target)
+    run = query.get_run(target, store=store) if isinstance(target, str) else dict(target)
     out = console or make_console()
     head = Table.grid(padding=(0, 2))
     for column in query.RUN_COLUMNS:
@@ -120,29 +111,27 @@ def inspect(
 
 
 def print_comparison(comparison: Mapping[str, Any], *, console: Console | None = None) -> None:
-    """Print the output of ``ml.compare_runs`` as param and metric tables."""
+    """Print the output of ``ml.compare_runs``: params, then metrics (latest value),
+    differing keys first; ``—`` where a run lacks the key."""
     from rich.table import Table
 
     ids = list(comparison["run_ids"])
     out = console or make_console()
-    params = comparison["params"]
-    table = Table(title="params")
-    table.add_column("param")
-    table.add_column("")
-    for run_id in ids:
-        table.add_column(run_id[:8])
-    for key, value in params["same"].items():
-        table.add_row(key, "same", *[fmt_value(value)] * len(ids))
-    for kind in ("differ", "partial"):
-        for key, values in params[kind].items():
-            table.add_row(
-                key, kind, *[fmt_value(values.get(i)) if i in values else "—" for i in ids]
-            )
-    out.print(table)
-    table = Table(title="metrics (latest)")
-    table.add_column("metric")
-    for run_id in ids:
-        table.add_column(run_id[:8], justify="right")
-    for key, values in comparison["metrics"].items():
-        table.add_row(key, *[fmt_value(values.get(i)) for i in ids])
-    out.print(table)
+    for section, title in (("params", "params"), ("metrics", "metrics (latest)")):
+        table = Table(title=title)
+        table.add_column(section[:-1])
+        table.add_column("")
+        for run_id in ids:
+            table.add_column(run_id[:8], justify="right" if section == "metrics" else "left")
+        for kind in ("differ", "partial", "same"):
+            for key, values in comparison[section][kind].items():
+                cells = []
+                for i in ids:
+                    if i not in values:
+                        cells.append("—")
+                    elif section == "metrics":
+                        cells.append(fmt_value(values[i]["last"]))
+                    else:
+                        cells.append(fmt_value(values[i]))
+                table.add_row(key, kind, *cells)
+        out.print(table)

@@ -1,15 +1,27 @@
 """Environment snapshot taken at run start (SPEC §11): cheap, cached per process.
 
 The git part is one ``git status`` call per working directory per process, skipped outside a
-repository. Installed packages are captured only with ``CHACHAML_CAPTURE_PACKAGES=1``.
+repository. Installed packages are captured only with ``CHACHAML_CAPTURE_PACKAGES=1``. No
+environment variables are captured. The command line is stored with secrets masked (anyone with a
+read token can see it): see :func:`redact_argv`.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
+from collections.abc import Sequence
 from typing import Any
+
+MASK = "***"
+#: Parts of an option or setting name that mark its value as a secret.
+SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "pwd", "credential", "auth")
+_SECRET = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)
+# ``name=value`` settings without dashes (Hydra/OmegaConf overrides, ``PASSWORD=x`` style).
+_SETTING = re.compile(r"^([+~]{0,2}[A-Za-z_][\w.\-]*)=(.*)$", re.DOTALL)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def current_user() -> str:
@@ -32,11 +44,84 @@ def hostname() -> str:
     return socket.gethostname()
 
 
+def _mask_urls(text: str) -> str:
+    """``scheme://user:password@host`` -> ``scheme://user:***@host`` wherever it appears."""
+    out, pos = [], 0
+    for match in _URL.finditer(text):
+        start = match.end()
+        if start < pos:
+            continue
+        end = len(text)
+        for stop in (" ", "\t", "\n"):
+            i = text.find(stop, start)
+            if i != -1:
+                end = min(end, i)
+        rest = text[start:end]
+        first_at = rest.find("@")
+        if first_at == -1:
+            continue
+        # The authority ends at the first '/', '?' or '#' after the first '@'; the userinfo at
+        # the last '@' before that (a password may itself contain '@' or '/').
+        tail = len(rest)
+        for stop in "/?#":
+            i = rest.find(stop, first_at)
+            if i != -1:
+                tail = min(tail, i)
+        at = rest.rfind("@", 0, tail)
+        user, colon, password = rest[:at].partition(":")
+        if not colon or (password.split("/", 1)[0].isdigit() and "/" in password):
+            continue  # no password, or host:port/path with an '@' in the path
+        out.append(text[pos:start] + user + ":" + MASK)
+        pos = start + at
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _secret_name(name: str) -> bool:
+    return bool(_SECRET.search(name)) and not name.lower().startswith("no-")
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` with the values of secret-looking options replaced by ``***``.
+
+    An option whose name contains one of :data:`SECRET_WORDS` (``--api-key=X``, ``--password X``,
+    ``-token X``, also ``db.password=X`` settings) has its value masked; so has MySQL-style
+    ``-pSECRET``; in URLs, ``user:password@`` becomes ``user:***@``. A following argument that
+    starts with ``-`` is another option and is kept.
+    """
+    out: list[str] = []
+    mask_next = False
+    for raw in argv:
+        arg = str(raw)
+        if mask_next:
+            mask_next = False
+            if not arg.startswith("-") or arg == "-":
+                out.append(MASK)
+                continue
+        if arg.startswith("-") and len(arg) > 1 and arg != "--":
+            name, eq, value = arg.lstrip("-").partition("=")
+            secret = _secret_name(name)
+            mask_next = secret and not eq
+            if not arg.startswith("--") and arg.startswith("-p") and len(arg) > 2:
+                out.append("-p" + MASK)  # mysql -pSECRET (also hides -password=...)
+            elif secret and eq:
+                out.append(arg[: len(arg) - len(value)] + MASK)
+            else:
+                out.append(_mask_urls(arg))
+            continue
+        setting = _SETTING.match(arg)
+        if setting and _secret_name(setting.group(1).lstrip("+~")):
+            out.append(setting.group(1) + "=" + MASK)
+        else:
+            out.append(_mask_urls(arg))
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _static() -> dict[str, Any]:
     import platform
 
-    from chachaml import __version__
+    from chachaml.version import __version__
 
     return {
         "python": platform.python_version(),
@@ -44,7 +129,7 @@ def _static() -> dict[str, Any]:
         "platform": platform.platform(),
         "hostname": hostname(),
         "chachaml": __version__,
-        "argv": list(sys.argv[:20]),
+        "argv": redact_argv(sys.argv)[:20],
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "AlreadyExists",
     "ChachamlError",
+    "IdempotencyKeyReused",
     "InUse",
     "InvalidFilter",
     "InvalidInput",
@@ -22,6 +23,7 @@ __all__ = [
     "NotFound",
     "ParamConflict",
     "StoreUnavailable",
+    "UntrustedArtifact",
 ]
 
 
@@ -51,6 +53,20 @@ class InvalidInput(ChachamlError, ValueError):
     code = "invalid_input"
     exit_code = 2
     http_status = 422
+
+
+class UntrustedArtifact(InvalidInput):
+    """Loading the artifact would unpickle bytes from a store that is not only yours (a remote
+    server, PostgreSQL, S3); pass ``trust=True`` or set ``CHACHAML_TRUST_PICKLE=1`` to allow it."""
+
+    code = "untrusted_artifact"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """An ``Idempotency-Key`` came back with a different request (another body, path or run);
+    the server refuses it instead of replaying the first answer."""
+
+    code = "idempotency_key_reused"
 
 
 class InvalidFilter(InvalidInput):

@@ -12,10 +12,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chachaml import tracking
+from chachaml import liveness
+from chachaml.context import resolve
 from chachaml.errors import ChachamlError
-from chachaml.query import build_query, resolve
+from chachaml.query import build_query
 from chachaml.store import Store
+
+
+def store_info(store: Store | None = None, *, integrity: bool = False) -> dict[str, Any]:
+    """Applied schema migrations and, with ``integrity=True``, the backend's integrity check."""
+    st = resolve(store)
+    info: dict[str, Any] = {"migrations": st.meta.applied_migrations()}
+    if integrity:
+        info["integrity"] = st.meta.integrity_check()
+    return info
 
 
 def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
@@ -41,7 +51,7 @@ def doctor(store: Store | None = None) -> dict[str, Any]:
         )
         integrity = st.meta.integrity_check()
         checks.append(_check("integrity", integrity == "ok", integrity))
-        crashed = tracking.finalize_crashed(st)
+        crashed = liveness.finalize_crashed(st)
         checks.append(
             _check("crashed runs", True, f"finalised {len(crashed)} runs whose process died")
         )

@@ -1,11 +1,19 @@
 """The HTTP client of the remote store: one httpx client per store (imported lazily), retries
 with exponential backoff on connection errors and 502/503/504, and the server's JSON error shape
-mapped back onto chachaml's exceptions."""
+mapped back onto chachaml's exceptions.
+
+Retried writes are idempotent: every POST/PUT/PATCH/DELETE carries an ``Idempotency-Key`` that
+stays the same across the retries of one call, so the server applies a write whose answer was
+lost once and replays its first answer to the retry. Writes the server does not key are
+naturally idempotent (a client-chosen run id, PUT of a note, setting tags) or say which error a
+retry may meet when the lost attempt did apply (``lost_ok``: e.g. ``NotFound`` for a DELETE).
+"""
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +22,7 @@ from chachaml.artifacts import names
 from chachaml.errors import (
     AlreadyExists,
     ChachamlError,
+    IdempotencyKeyReused,
     InUse,
     InvalidFilter,
     InvalidInput,
@@ -22,16 +31,20 @@ from chachaml.errors import (
     StoreUnavailable,
 )
 
-__all__ = ["Http", "Unreachable", "error_from", "quote_name", "quote_part"]
+__all__ = ["LOST", "Http", "Unreachable", "error_from", "quote_name", "quote_part"]
 
 RETRIES = 4
 BACKOFF = 0.1  # seconds, doubled per retry, capped at 2 s
 _RETRY_STATUS = frozenset({502, 503, 504})
+_MAYBE_APPLIED_STATUS = frozenset({502, 504})  # a gateway gave up; the server may have applied it
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 _ERRORS: dict[str, type[ChachamlError]] = {
     "not_found": NotFound,
     "invalid_input": InvalidInput,
     "invalid_filter": InvalidInput,
     "already_exists": AlreadyExists,
+    "idempotency_key_reused": IdempotencyKeyReused,
     "in_use": InUse,
     "param_conflict": ParamConflict,
     "store_unavailable": StoreUnavailable,
@@ -40,6 +53,16 @@ _ERRORS: dict[str, type[ChachamlError]] = {
 
 class Unreachable(StoreUnavailable):
     """The server did not answer (after retries)."""
+
+
+class _Lost:
+    def __repr__(self) -> str:
+        return "LOST"
+
+
+#: What :meth:`Http.send` returns when a retry met an error listed in ``lost_ok`` after an
+#: attempt whose answer was lost: the lost attempt most likely did the work.
+LOST: Any = _Lost()
 
 
 def error_from(status: int, body: bytes) -> ChachamlError:
@@ -76,6 +99,12 @@ class Http:
             timeout=httpx.Timeout(timeout, connect=5.0),
         )
         self._transport_errors: tuple[type[BaseException], ...] = (httpx.TransportError,)
+        # Failures before the request left this process: the server cannot have applied it.
+        self._not_sent_errors: tuple[type[BaseException], ...] = (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -90,15 +119,26 @@ class Http:
         content: Any = None,
         headers: Mapping[str, str] | None = None,
         retries: int = RETRIES,
+        lost_ok: tuple[type[ChachamlError], ...] = (),
     ) -> Any:
         """Send a request, retrying transport errors and 502/503/504; return the decoded JSON
-        body, or raise the error the server described (``Unreachable`` if it never answered)."""
+        body, or raise the error the server described (``Unreachable`` if it never answered).
+
+        A write gets an ``Idempotency-Key`` header (unless ``headers`` has one) that all its
+        retries share. When a retry follows an attempt that may have been applied (its answer
+        was lost) and the server answers with one of ``lost_ok``, :data:`LOST` is returned
+        instead of raising: the caller decides whether the lost attempt did the work."""
         hdrs = dict(headers or {})
+        if method.upper() in _WRITES and not any(
+            k.lower() == IDEMPOTENCY_HEADER.lower() for k in hdrs
+        ):
+            hdrs[IDEMPOTENCY_HEADER] = uuid.uuid4().hex
         if body is not None:
             content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
             hdrs["Content-Type"] = "application/json"
         delay = BACKOFF
         last: BaseException | None = None
+        maybe_applied = False  # did an earlier attempt possibly reach the server?
         for attempt in range(retries + 1):
             if attempt:
                 time.sleep(delay)
@@ -109,14 +149,22 @@ class Http:
                 )
             except self._transport_errors as exc:
                 last = exc
+                if not isinstance(exc, self._not_sent_errors):
+                    maybe_applied = True
                 if hasattr(content, "seek"):
                     content.seek(0)
                 continue
             if resp.status_code in _RETRY_STATUS:
                 last = error_from(resp.status_code, resp.content)
+                maybe_applied = maybe_applied or resp.status_code in _MAYBE_APPLIED_STATUS
+                if hasattr(content, "seek"):
+                    content.seek(0)
                 continue
             if resp.status_code >= 400:
-                raise error_from(resp.status_code, resp.content)
+                err = error_from(resp.status_code, resp.content)
+                if maybe_applied and isinstance(err, lost_ok):
+                    return LOST
+                raise err
             ctype = resp.headers.get("content-type", "")
             if ctype.startswith("application/json"):
                 return json.loads(resp.content)

@@ -17,10 +17,12 @@ version raises ``NotFound`` and changes nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from chachaml import validate
+from chachaml import context, query, validate
 from chachaml.artifacts import names
+from chachaml.context import resolve
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.store import Store
 
@@ -34,6 +36,10 @@ __all__ = [
     "promote",
     "register_model",
     "set_model_description",
+    "version_of_run",
+    "versions_of_runs",
+    "stage_history",
+    "version_in_stage",
 ]
 
 STAGES = ("none", "staging", "production", "archived")
@@ -41,12 +47,6 @@ STAGES = ("none", "staging", "production", "archived")
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _resolve(store: Store | None) -> Store:
-    from chachaml.query import resolve
-
-    return resolve(store)
 
 
 def _model_name(value: object) -> str:
@@ -99,27 +99,25 @@ def register_model(
     if description is not None:
         description = validate.note(description)
     if run_id is None:
-        from chachaml.tracking import _active
-
-        handle = _active("register_model() without run_id")
-        run_id, st = handle.id, store if store is not None else handle.store
-        st = _resolve(st)
+        handle = context.active_run("register_model() without run_id")
+        run_id = handle.id
+        st = resolve(store if store is not None else handle.store)
     else:
-        run_id = validate.run_id(run_id)
-        st = _resolve(store)
+        st = resolve(store)
+        run_id = query.find_run_id(run_id, store=st)
     return st.meta.register_model_version(name, run_id, artifact, stage, description, _now_ms())
 
 
 def models(*, store: Store | None = None) -> list[dict[str, Any]]:
     """Every model with ``latest_version``, ``production_version`` (None if none) and
     ``version_count``, most recently changed first."""
-    return _resolve(store).meta.list_models()
+    return resolve(store).meta.list_models()
 
 
 def model(name: str, *, store: Store | None = None) -> dict[str, Any]:
     """One model: its row, ``versions`` (oldest first) and stage ``history``; ``NotFound`` if
     unknown."""
-    st = _resolve(store)
+    st = resolve(store)
     found = _require_model(st, _model_name(name))
     found["versions"] = st.meta.list_model_versions(name)
     found["history"] = st.meta.model_stage_history(name)
@@ -128,7 +126,7 @@ def model(name: str, *, store: Store | None = None) -> dict[str, Any]:
 
 def model_versions(name: str, *, store: Store | None = None) -> list[dict[str, Any]]:
     """The model's versions in version order; ``NotFound`` for an unknown model."""
-    st = _resolve(store)
+    st = resolve(store)
     _require_model(st, _model_name(name))
     return st.meta.list_model_versions(name)
 
@@ -144,7 +142,7 @@ def promote(name: str, version: int, stage: str, *, store: Store | None = None) 
     name = _model_name(name)
     version = _version(version)
     stage = _stage(stage)
-    return _resolve(store).meta.set_model_stage(name, version, stage, _now_ms())
+    return resolve(store).meta.set_model_stage(name, version, stage, _now_ms())
 
 
 def get_version(
@@ -154,7 +152,7 @@ def get_version(
     name = _model_name(name)
     if version is not None and stage is not None:
         raise InvalidInput("give either version= or stage=, not both")
-    st = _resolve(store)
+    st = resolve(store)
     if version is not None:
         found = st.meta.get_model_version(name, _version(version))
         if found is None:
@@ -172,13 +170,50 @@ def get_version(
     return found
 
 
+def version_in_stage(name: str, stage: str, *, store: Store | None = None) -> dict[str, Any] | None:
+    """The newest version of ``name`` currently in ``stage``, or None (also for an unknown
+    model)."""
+    return resolve(store).meta.model_version_in_stage(_model_name(name), _stage(stage))
+
+
+def stage_history(name: str, *, store: Store | None = None) -> list[dict[str, Any]]:
+    """Every stage change of the model's versions, oldest first."""
+    return resolve(store).meta.model_stage_history(_model_name(name))
+
+
+def versions_of_runs(run_ids: Sequence[str], *, store: Store | None = None) -> list[dict[str, Any]]:
+    """Model versions registered from any of ``run_ids``."""
+    ids = [validate.run_id(i) for i in run_ids]
+    return resolve(store).meta.model_versions_of_runs(ids) if ids else []
+
+
+def version_of_run(name: str, run_id: str, *, store: Store | None = None) -> dict[str, Any]:
+    """The newest version of model ``name`` registered from run ``run_id`` (id or prefix);
+    ``NotFound`` if there is none."""
+    st = resolve(store)
+    name = _model_name(name)
+    full = query.find_run_id(run_id, store=st)
+    found = [v for v in st.meta.model_versions_of_runs([full]) if v["model"] == name]
+    if not found:
+        _require_model(st, name)
+        raise NotFound(f"model {name!r} has no version registered from run {full}")
+    return max(found, key=lambda v: int(v["version"]))
+
+
 def load_model(
-    name: str, version: int | None = None, *, stage: str | None = None, store: Store | None = None
+    name: str,
+    version: int | None = None,
+    *,
+    stage: str | None = None,
+    trust: bool = False,
+    store: Store | None = None,
 ) -> Any:
     """Load a model version's artifact: ``version=N``, or the newest version in ``stage=``
     (keyword only), default the production version. ``NotFound`` when there is none.
 
-    ``load_model("m", "production")`` raises ``InvalidInput``: stages go by keyword.
+    ``load_model("m", "production")`` raises ``InvalidInput``: stages go by keyword. A pickle or
+    joblib model from a shared store (remote server, PostgreSQL, S3) needs ``trust=True`` (or
+    ``CHACHAML_TRUST_PICKLE=1``), like :func:`chachaml.load_artifact`.
 
     >>> ml.registry.load_model("churn")                   # production  # doctest: +SKIP
     >>> ml.registry.load_model("churn", 2)                # version 2   # doctest: +SKIP
@@ -186,20 +221,20 @@ def load_model(
     """
     from chachaml import artifact_api as api
 
-    st = _resolve(store)
+    st = resolve(store)
     found = get_version(name, version, stage=stage, store=st)
-    return api.load_artifact(found["run_id"], found["artifact"], store=st)
+    return api.load_artifact(found["run_id"], found["artifact"], trust=trust, store=st)
 
 
 def diff_versions(name: str, v1: int, v2: int, *, store: Store | None = None) -> dict[str, Any]:
     """Compare two versions: ``{"model", "versions": [v1, v2], **compare_runs(source runs)}``."""
-    from chachaml import query
+    from chachaml import comparison
 
-    st = _resolve(store)
+    st = resolve(store)
     a = get_version(name, _version(v1, "v1"), store=st)
     b = get_version(name, _version(v2, "v2"), store=st)
     ids = [a["run_id"]] if a["run_id"] == b["run_id"] else [a["run_id"], b["run_id"]]
-    return {"model": name, "versions": [a, b], **query.compare_runs(ids, store=st)}
+    return {"model": name, "versions": [a, b], **comparison.compare_runs(ids, store=st)}
 
 
 def set_model_description(
@@ -208,6 +243,6 @@ def set_model_description(
     """Set the model's markdown description (stored with the model, nowhere else); returns the
     model dict."""
     name = _model_name(name)
-    st = _resolve(store)
+    st = resolve(store)
     st.meta.set_model_description(name, validate.note(markdown), _now_ms())
     return _require_model(st, name)

@@ -1,8 +1,8 @@
-"""Writing to runs by id, without a Python run context.
+"""Every write to a run, in one place: ``ml.run()``'s handle, the HTTP write API and the remote
+store's server side all call these functions, so a run written any way behaves the same.
 
-The HTTP write API (and any importer) uses these: they validate like the ``ActiveRun`` methods
-and call the store protocol, so a run created over HTTP behaves exactly like one created with
-``ml.run()``.
+Each function validates its input (one message format, ``InvalidInput``), then calls the store
+protocol; an unknown run raises ``NotFound`` and stores nothing.
 
 >>> import chachaml as ml
 >>> from chachaml import runs_api
@@ -16,31 +16,40 @@ and call the store protocol, so a run created over HTTP behaves exactly like one
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chachaml import datasets, envinfo, validate
-from chachaml.errors import InvalidInput, NotFound
-from chachaml.query import _require, resolve
+from chachaml import context, datasets, envinfo, query, validate
+from chachaml.errors import AlreadyExists, InvalidInput, NotFound
 from chachaml.store import Store
-from chachaml.store.protocol import MetricPoint, NewRun
-from chachaml.tracking import DEFAULT_EXPERIMENT, MAX_ERROR_CHARS, new_run_id
+from chachaml.store.protocol import MetricPoint, NewRun, RunQuery
 
 __all__ = [
+    "DEFAULT_EXPERIMENT",
+    "add_tag",
     "archive_before",
     "create_run",
     "delete_run",
     "end_run",
+    "finish_run",
     "heartbeat",
+    "insert_run",
     "log_dataset",
     "log_metric_batch",
     "log_metric_points",
     "log_params",
     "log_tags",
+    "new_run_id",
+    "record_dataset",
+    "remove_tag",
     "rename_run",
+    "set_note",
 ]
 
+DEFAULT_EXPERIMENT = "default"
+MAX_ERROR_CHARS = 10_000
 #: Upper bound on points per ``log_metric_points`` call (the HTTP API caps batches too).
 MAX_POINTS_PER_CALL = 1_000_000
 
@@ -49,12 +58,68 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _store(store: Store | None) -> Store:
+    # Writes leave buffered metric points to the background writer (no flush).
+    return context.resolve(store, flush=False)
+
+
+def new_run_id() -> str:
+    """A random (version 4) UUID as 32 hex characters, without importing ``uuid``."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
+
+
 def _int_or_none(value: object, what: str) -> int | None:
     if value is None:
         return None
     if type(value) is not int or not validate.INT64_MIN <= value <= validate.INT64_MAX:
         raise InvalidInput(f"{what} must be an integer, got {value!r}")
     return value
+
+
+def insert_run(
+    *,
+    experiment: str | None = None,
+    name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    parent_run_id: str | None = None,
+    created_by: str | None = None,
+    run_id: str | None = None,
+    start_time: int | None = None,
+    env: Mapping[str, Any] | None = None,
+    host: str | None = None,
+    pid: int | None = None,
+    store: Store | None = None,
+) -> str:
+    """Create a run with status ``running``; returns its id (nothing is read back).
+
+    ``run_id`` lets a client choose the id (32 lowercase hex characters) so a retried request
+    can be recognised; ``AlreadyExists`` if taken. ``NotFound`` for an unknown parent.
+    """
+    st = _store(store)
+    env_plain = dict(validate.json_value(validate.mapping(env, "env"), "env")) if env else {}
+    new = NewRun(
+        id=validate.run_id(run_id) if run_id is not None else new_run_id(),
+        experiment=validate.name(
+            DEFAULT_EXPERIMENT if experiment is None else experiment, "experiment"
+        ),
+        name=validate.optional_name(name, "run name"),
+        start_time=_int_or_none(start_time, "start_time") or _now_ms(),
+        created_by=validate.name(created_by, "created_by")
+        if created_by is not None
+        else envinfo.current_user(),
+        parent_run_id=None if parent_run_id is None else validate.run_id(parent_run_id),
+        tags=validate.tags(tags) if tags is not None else {},
+        env=env_plain,
+        host=validate.optional_name(host, "host"),
+        pid=_int_or_none(pid, "pid"),
+    )
+    if run_id is not None and st.meta.get_run(new.id) is not None:
+        raise AlreadyExists(f"run {new.id} already exists")
+    st.meta.create_run(new)
+    return new.id
 
 
 def create_run(
@@ -71,33 +136,40 @@ def create_run(
     pid: int | None = None,
     store: Store | None = None,
 ) -> dict[str, Any]:
-    """Create a run with status ``running`` and return its dict (no context is entered).
-
-    ``run_id`` lets a client choose the id (32 lowercase hex characters) so a retried request
-    can be recognised; ``AlreadyExists`` if taken.
-    """
-    st = resolve(store)
-    env_plain = dict(validate.mapping(env, "env")) if env is not None else {}
-    new = NewRun(
-        id=validate.run_id(run_id) if run_id is not None else new_run_id(),
-        experiment=validate.name(experiment or DEFAULT_EXPERIMENT, "experiment"),
-        name=validate.optional_name(name, "run name"),
-        start_time=_int_or_none(start_time, "start_time") or _now_ms(),
-        created_by=validate.name(created_by, "created_by")
-        if created_by is not None
-        else envinfo.current_user(),
-        parent_run_id=None if parent_run_id is None else validate.run_id(parent_run_id),
-        tags=validate.tags(tags) if tags is not None else {},
-        env=env_plain,
-        host=validate.optional_name(host, "host"),
-        pid=_int_or_none(pid, "pid"),
+    """:func:`insert_run`, returning the new run's dict (no context is entered)."""
+    st = _store(store)
+    new_id = insert_run(
+        experiment=experiment,
+        name=name,
+        tags=tags,
+        parent_run_id=parent_run_id,
+        created_by=created_by,
+        run_id=run_id,
+        start_time=start_time,
+        env=env,
+        host=host,
+        pid=pid,
+        store=st,
     )
-    if new.id and st.meta.get_run(new.id) is not None:
-        from chachaml.errors import AlreadyExists
+    return query.get_run(new_id, store=st)
 
-        raise AlreadyExists(f"run {new.id} already exists")
-    st.meta.create_run(new)
-    return _require(new.id, st)
+
+def finish_run(
+    run_id: str,
+    status: str = "completed",
+    error: str | None = None,
+    end_time: int | None = None,
+    *,
+    store: Store | None = None,
+) -> None:
+    """Record a final status (``completed``, ``failed``, ``killed`` or ``crashed``); a long
+    error text is cut to its first 10,000 characters."""
+    st = _store(store)
+    run_id = query.find_run_id(run_id, store=st)
+    status = validate.status(status, validate.FINAL_STATUSES)
+    error = validate.error_text(error)
+    end = _int_or_none(end_time, "end_time") or _now_ms()
+    st.meta.finish_run(run_id, status, end, None if error is None else error[:MAX_ERROR_CHARS])
 
 
 def end_run(
@@ -108,19 +180,16 @@ def end_run(
     *,
     store: Store | None = None,
 ) -> dict[str, Any]:
-    """Record a final status (``completed``, ``failed``, ``killed`` or ``crashed``)."""
-    st = resolve(store)
-    run_id = validate.run_id(run_id)
-    status = validate.status(status, validate.FINAL_STATUSES)
-    if error is not None and not isinstance(error, str):
-        raise InvalidInput("error must be a string")
-    end = _int_or_none(end_time, "end_time") or _now_ms()
-    st.meta.finish_run(run_id, status, end, None if error is None else error[:MAX_ERROR_CHARS])
-    return _require(run_id, st)
+    """:func:`finish_run`, returning the run dict."""
+    st = _store(store)
+    finish_run(run_id, status, error, end_time, store=st)
+    return query.get_run(run_id, store=st)
 
 
 def rename_run(run_id: str, name: str, *, store: Store | None = None) -> None:
-    resolve(store).meta.rename_run(validate.run_id(run_id), validate.name(name, "run name"))
+    _store(store).meta.rename_run(
+        query.find_run_id(run_id, store=store), validate.name(name, "run name")
+    )
 
 
 def log_params(run_id: str, params: Mapping[str, Any], *, store: Store | None = None) -> None:
@@ -129,19 +198,33 @@ def log_params(run_id: str, params: Mapping[str, Any], *, store: Store | None = 
         validate.key(k, "param key"): validate.param_json(k, v)
         for k, v in validate.mapping(params, "params").items()
     }
-    st = resolve(store)
-    run_id = validate.run_id(run_id)
-    _require(run_id, st)
-    st.meta.log_params(run_id, encoded)
+    _store(store).meta.log_params(query.find_run_id(run_id, store=store), encoded)
 
 
 def log_tags(run_id: str, tags: Mapping[str, Any], *, store: Store | None = None) -> None:
-    """Set (or replace) several tags of a run."""
-    st = resolve(store)
-    run_id = validate.run_id(run_id)
+    """Set (or replace) several tags of a run (``True`` becomes ``"true"``)."""
     checked = validate.tags(tags)
-    _require(run_id, st)
-    st.meta.set_tags(run_id, checked)
+    _store(store).meta.set_tags(query.find_run_id(run_id, store=store), checked)
+
+
+def add_tag(run_id: str, key: str, value: Any, *, store: Store | None = None) -> None:
+    """Set (or replace) one tag on any run.
+
+    >>> ml.add_tag(run_id, "reviewed", True)  # doctest: +SKIP
+    """
+    log_tags(run_id, {validate.key(key, "tag key"): value}, store=store)
+
+
+def remove_tag(run_id: str, key: str, *, store: Store | None = None) -> bool:
+    """Remove a tag; returns whether it existed."""
+    return _store(store).meta.delete_tag(
+        query.find_run_id(run_id, store=store), validate.key(key, "tag key")
+    )
+
+
+def set_note(run_id: str, markdown: str, *, store: Store | None = None) -> None:
+    """Attach a markdown note (``$...$`` math allowed) to a run, replacing any earlier note."""
+    _store(store).meta.set_note(query.find_run_id(run_id, store=store), validate.note(markdown))
 
 
 def log_metric_points(
@@ -162,7 +245,7 @@ def log_metric_batch(
 ) -> int:
     """Store ``(run_id, key, step, value, timestamp_ms or None)`` points of any runs in one
     transaction; returns how many. ``NotFound`` (nothing stored) if any run is unknown."""
-    st = resolve(store)
+    st = _store(store)
     if len(points) > MAX_POINTS_PER_CALL:
         raise InvalidInput(f"{len(points)} points in one call; the limit is {MAX_POINTS_PER_CALL}")
     now = _now_ms()
@@ -182,9 +265,11 @@ def log_metric_batch(
         )
         when = now if ts is None else _int_or_none(ts, "timestamp")
         rows.append((run_id, key, step, value, now if when is None else when))
-    for run_id in sorted(runs):
-        if st.meta.get_run(run_id) is None:
-            raise NotFound(f"run {run_id!r} does not exist")
+    if runs:
+        known = st.meta.count_runs(RunQuery(ids=sorted(runs), limit=None, include_archived=True))
+        if known != len(runs):
+            missing = [i for i in sorted(runs) if st.meta.get_run(i) is None]
+            raise NotFound(f"run {missing[0]!r} does not exist")
     if rows:
         st.meta.log_metrics(rows)
     return len(rows)
@@ -193,8 +278,8 @@ def log_metric_batch(
 def delete_run(run_id: str, *, force: bool = False, store: Store | None = None) -> int:
     """Delete one run with its rows and artifact bytes; returns the artifacts removed.
     ``InUse`` if a model version is registered from it, unless ``force``."""
-    st = resolve(store)
-    keys = st.meta.delete_run(validate.run_id(run_id), force=bool(force))
+    st = _store(store)
+    keys = st.meta.delete_run(query.find_run_id(run_id, store=st), force=bool(force))
     for key in keys:
         st.artifacts.delete(key)
     return len(keys)
@@ -207,38 +292,55 @@ def archive_before(
     cutoff = _int_or_none(before_ms, "before_ms")
     if cutoff is None:
         raise InvalidInput("before_ms is required")
-    return resolve(store).meta.archive_runs(
-        cutoff, validate.optional_name(experiment, "experiment")
+    return _store(store).meta.archive_runs(cutoff, validate.optional_name(experiment, "experiment"))
+
+
+DATASET_FIELDS = ("role", "name", "n_rows", "n_cols", "features", "hash", "source")
+
+
+def record_dataset(
+    run_id: str,
+    data: Any = None,
+    *,
+    role: str = "train",
+    name: str | None = None,
+    n_rows: int | None = None,
+    n_cols: int | None = None,
+    features: Sequence[str] | None = None,
+    hash: str | None = None,
+    source: str | None = None,
+    store: Store | None = None,
+) -> dict[str, Any]:
+    """Record metadata about data a run used; computed from a DataFrame/array when given."""
+    run_id = validate.run_id(run_id)
+    record = datasets.build(
+        data,
+        role=role,
+        name=name,
+        n_rows=n_rows,
+        n_cols=n_cols,
+        features=features,
+        hash=hash,
+        source=source,
+        now_ms=_now_ms(),
     )
+    return _store(store).meta.add_dataset(run_id, record)
 
 
 def log_dataset(run_id: str, dataset: Mapping[str, Any], *, store: Store | None = None) -> Any:
-    """Record dataset metadata (``role``, ``name``, ``n_rows``, ``n_cols``, ``features``,
-    ``hash``, ``source``) for a run."""
-    st = resolve(store)
-    run_id = validate.run_id(run_id)
+    """:func:`record_dataset` from a mapping of its fields (``role``, ``name``, ``n_rows``,
+    ``n_cols``, ``features``, ``hash``, ``source``), as the HTTP API receives them."""
     fields = dict(validate.mapping(dataset, "dataset"))
-    allowed = {"role", "name", "n_rows", "n_cols", "features", "hash", "source"}
-    unknown = set(fields) - allowed
+    unknown = set(fields) - set(DATASET_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown dataset fields: {', '.join(sorted(map(str, unknown)))}")
-    record = datasets.build(
-        None,
-        role=fields.get("role", "train"),
-        name=fields.get("name"),
-        n_rows=fields.get("n_rows"),
-        n_cols=fields.get("n_cols"),
-        features=fields.get("features"),
-        hash=fields.get("hash"),
-        source=fields.get("source"),
-        now_ms=_now_ms(),
-    )
-    _require(run_id, st)
-    return st.meta.add_dataset(run_id, record)
+    if fields.get("role") is None:
+        fields.pop("role", None)
+    return record_dataset(run_id, store=store, **fields)
 
 
 def heartbeat(run_ids: Sequence[str], *, store: Store | None = None) -> None:
     """Mark runs as alive now (a ``running`` run without heartbeats reads as ``crashed``)."""
     ids = [validate.run_id(i) for i in run_ids]
     if ids:
-        resolve(store).meta.heartbeat(ids, _now_ms())
+        _store(store).meta.heartbeat(ids, _now_ms())

@@ -21,16 +21,14 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from chachaml import context, datasets, envinfo, validate
+from chachaml import artifact_api, context, envinfo, query, runs_api, validate
 from chachaml.errors import InvalidInput, NoActiveRun
 from chachaml.store import Store
-from chachaml.store.protocol import MetricPoint, NewRun
-from chachaml.writer import HIGH_WATER
+from chachaml.store.protocol import MetricPoint
+from chachaml.store.writer import HIGH_WATER
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_EXPERIMENT = "default"
-MAX_ERROR_CHARS = 10_000
 INT64_MIN = validate.INT64_MIN
 INT64_MAX = validate.INT64_MAX
 
@@ -38,46 +36,7 @@ _batch_var: contextvars.ContextVar[dict[Store, list[MetricPoint]] | None] = cont
     "chachaml_metric_batch", default=None
 )
 _time_ns = time.time_ns
-
-
-def _now_ms() -> int:
-    return _time_ns() // 1_000_000
-
-
-def new_run_id() -> str:
-    """A random (version 4) UUID as 32 hex characters, without importing ``uuid``."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return raw.hex()
-
-
-def _finalize_crashed_once(store: Store) -> None:
-    """Mark runs of dead local processes ``crashed`` (once per store object)."""
-    if store.crash_checked:
-        return
-    store.crash_checked = True
-    finalize_crashed(store)
-
-
-def finalize_crashed(store: Store) -> list[str]:
-    """Set ``crashed`` on runs still ``running`` whose process on this host no longer exists."""
-    me = os.getpid()
-    dead = []
-    for run_id, pid in store.meta.local_running_runs(envinfo.hostname()):
-        if pid is None or pid == me:
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            dead.append(run_id)
-        except PermissionError:  # alive, owned by another user
-            continue
-    for run_id in dead:
-        run = store.meta.get_run(run_id)
-        end = run["heartbeat"] if run else _now_ms()
-        store.meta.finish_run(run_id, "crashed", end, "the process running this run died")
-    return dead
+_run_get = context.run_var.get
 
 
 class ActiveRun(Mapping[str, Any]):
@@ -108,11 +67,7 @@ class ActiveRun(Mapping[str, Any]):
     @property
     def info(self) -> dict[str, Any]:
         """A fresh run dict (buffered metrics are written first)."""
-        self.store.flush()
-        from chachaml import query
-
         run = query.get_run(self.id, store=self.store)
-        assert run is not None
         self._snapshot = run
         return run
 
@@ -134,14 +89,15 @@ class ActiveRun(Mapping[str, Any]):
         return f"<chachaml run {self.id} experiment={self.experiment!r} {state}>"
 
     # -- logging ----------------------------------------------------------------------------------
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise ``InvalidInput`` if the run has ended."""
         if self.ended:
             raise InvalidInput(f"run {self.id} has ended; start a new run to log more")
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         """Log one metric point; ``step`` defaults to the next step of this key (from 0)."""
         if self.ended or key not in self._metric_keys:
-            self._check_open()
+            self.check_open()
             self._metric_keys.add(validate.key(key, "metric key"))
         if type(value) is not float:
             value = validate.metric_value(value, key)
@@ -180,25 +136,21 @@ class ActiveRun(Mapping[str, Any]):
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log params atomically: on ``ParamConflict`` nothing of this call is stored."""
-        self._check_open()
-        encoded = {
-            validate.key(k, "param key"): validate.param_json(k, v)
-            for k, v in validate.mapping(params, "params").items()
-        }
-        self.store.meta.log_params(self.id, encoded)
+        self.check_open()
+        runs_api.log_params(self.id, params, store=self.store)
 
     def log_tag(self, key: str, value: Any) -> None:
         self.log_tags({key: value})
 
     def log_tags(self, tags: Mapping[str, Any]) -> None:
         """Set mutable string tags (``True`` becomes ``"true"``); a later value replaces."""
-        self.store.meta.set_tags(self.id, validate.tags(tags))
+        runs_api.log_tags(self.id, tags, store=self.store)
 
     def set_name(self, name: str) -> None:
-        self.store.meta.rename_run(self.id, validate.name(name, "run name"))
+        runs_api.rename_run(self.id, name, store=self.store)
 
     def set_note(self, markdown: str) -> None:
-        self.store.meta.set_note(self.id, validate.note(markdown))
+        runs_api.set_note(self.id, markdown, store=self.store)
 
     def log_dataset(
         self,
@@ -213,8 +165,9 @@ class ActiveRun(Mapping[str, Any]):
         source: str | None = None,
     ) -> dict[str, Any]:
         """Record metadata about data the run used; computed from a DataFrame/array when given."""
-        self._check_open()
-        record = datasets.build(
+        self.check_open()
+        return runs_api.record_dataset(
+            self.id,
             data,
             role=role,
             name=name,
@@ -223,9 +176,8 @@ class ActiveRun(Mapping[str, Any]):
             features=features,
             hash=hash,
             source=source,
-            now_ms=_now_ms(),
+            store=self.store,
         )
-        return self.store.meta.add_dataset(self.id, record)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def end(self, status: str = "completed", error: str | None = None) -> None:
@@ -233,8 +185,7 @@ class ActiveRun(Mapping[str, Any]):
         if self.ended:
             return
         validate.status(status, validate.FINAL_STATUSES)
-        if error is not None and not isinstance(error, str):
-            raise InvalidInput("error must be a string")
+        validate.error_text(error)  # refused before the run ends, so a bad call changes nothing
         self.ended = True
         try:
             self.store.flush()
@@ -242,9 +193,7 @@ class ActiveRun(Mapping[str, Any]):
         finally:
             self.store.writer.active_runs.discard(self.id)
             try:
-                self.store.meta.finish_run(
-                    self.id, status, _now_ms(), None if error is None else error[:MAX_ERROR_CHARS]
-                )
+                runs_api.finish_run(self.id, status, error, store=self.store)
             finally:  # even if the store failed, the enclosing run becomes current again
                 self._detach()
 
@@ -263,9 +212,9 @@ class ActiveRun(Mapping[str, Any]):
     def _detach(self) -> None:
         if self._token is not None:
             try:
-                context._run_var.reset(self._token)
+                context.run_var.reset(self._token)
             except ValueError:  # ended from another context (e.g. a later notebook cell)
-                context._run_var.set(self.parent if self.parent and not self.parent.ended else None)
+                context.run_var.set(self.parent if self.parent and not self.parent.ended else None)
             self._token = None
         if self._explicit:
             context.pop_explicit(self)
@@ -294,24 +243,18 @@ class ActiveRun(Mapping[str, Any]):
         self, name: str, value: Any, format: str | None = None, content_type: str | None = None
     ) -> dict[str, Any]:
         """Store ``value`` as artifact ``name`` of this run (format chosen from the value)."""
-        from chachaml import artifact_api as api
-
-        self._check_open()
-        return api.log_artifact_to(self.store, self.id, name, value, format, content_type)
+        self.check_open()
+        return artifact_api.log_artifact_to(self.store, self.id, name, value, format, content_type)
 
     def log_file(self, name: str, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Copy a file into this run as artifact ``name``, streaming."""
-        from chachaml import artifact_api as api
-
-        self._check_open()
-        return api.log_file_to(self.store, self.id, name, path)
+        self.check_open()
+        return artifact_api.log_file_to(self.store, self.id, name, path)
 
     def log_table(self, name: str, table: Any) -> dict[str, Any]:
         """Store a table (headers+rows, list of dicts, or DataFrame) as artifact ``name``."""
-        from chachaml import artifact_api as api
-
-        self._check_open()
-        return api.log_table_to(self.store, self.id, name, table)
+        self.check_open()
+        return artifact_api.log_table_to(self.store, self.id, name, table)
 
 
 def _start(
@@ -320,45 +263,55 @@ def _start(
     tags: Mapping[str, Any] | None,
     parent: str | ActiveRun | None,
     created_by: str | None,
-    nested: bool,
+    nested: bool | None,
     store: Store | None,
+    *,
+    explicit: bool,
 ) -> ActiveRun:
-    st = store or context.current_store()
+    st = context.resolve(store, flush=False)
     outer = context.current_active_run()
-    if outer is not None and outer.store is not st:
+    if outer is not None and (outer.store is not st or outer.ended):
         outer = None
+    if (
+        explicit
+        and nested is None
+        and parent is None
+        and isinstance(outer, ActiveRun)
+        and outer._explicit
+    ):
+        raise InvalidInput(
+            f"run {outer.id} (started with ml.start_run()) has not ended. End it first with "
+            "ml.end_run(), or say what the new run is: start_run(..., nested=True) for a child "
+            "of it, start_run(..., nested=False) for a separate run"
+        )
     parent_handle: ActiveRun | None = None
     if isinstance(parent, ActiveRun):
         parent_handle, parent_id = parent, parent.id
     elif parent is not None:
         parent_id = validate.run_id(parent)
-    elif nested and outer is not None and not outer.ended:
+    elif nested is not False and isinstance(outer, ActiveRun):
         parent_handle, parent_id = outer, outer.id
     else:
         parent_id = None
-    if experiment is None:
-        experiment = parent_handle.experiment if parent_handle else DEFAULT_EXPERIMENT
-    experiment = validate.name(experiment, "experiment")
-    new = NewRun(
-        id=new_run_id(),
+    if experiment is None and parent_handle is not None:
+        experiment = parent_handle.experiment
+    run_id = runs_api.insert_run(
         experiment=experiment,
-        name=validate.optional_name(name, "run name"),
-        start_time=_now_ms(),
-        created_by=validate.name(created_by, "created_by")
-        if created_by is not None
-        else envinfo.current_user(),
+        name=name,
+        tags=tags,
         parent_run_id=parent_id,
-        tags=validate.tags(tags) if tags is not None else {},
+        created_by=created_by,
         env=envinfo.snapshot(),
         host=envinfo.hostname(),
         pid=os.getpid(),
+        store=st,
     )
-    _finalize_crashed_once(st)
-    st.meta.create_run(new)
-    handle = ActiveRun(st, new.id, experiment, parent_handle)
-    st.writer.active_runs.add(new.id)
+    handle = ActiveRun(
+        st, run_id, runs_api.DEFAULT_EXPERIMENT if experiment is None else experiment, parent_handle
+    )
+    st.writer.active_runs.add(run_id)
     st.writer.start()
-    handle._token = context._run_var.set(handle)
+    handle._token = context.run_var.set(handle)
     return handle
 
 
@@ -368,15 +321,18 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     parent: str | ActiveRun | None = None,
     created_by: str | None = None,
-    nested: bool = True,
+    nested: bool | None = None,
     *,
     store: Store | None = None,
 ) -> ActiveRun:
     """Start a run and make it current; end it with ``ml.end_run()`` (or use it in ``with``).
 
-    A run started while another is active becomes its child unless ``nested=False``.
+    Inside a ``with ml.run()`` block the new run is its child (``nested=False`` for a
+    separate run). While another ``start_run()`` run has not ended, ``InvalidInput`` is raised
+    unless ``nested`` says what is meant: a forgotten ``end_run()`` in a notebook never turns
+    later runs into children silently.
     """
-    handle = _start(experiment, name, tags, parent, created_by, nested, store)
+    handle = _start(experiment, name, tags, parent, created_by, nested, store, explicit=True)
     handle._explicit = True
     context.push_explicit(handle)
     return handle
@@ -389,51 +345,69 @@ def run(
     tags: Mapping[str, Any] | None = None,
     parent: str | ActiveRun | None = None,
     created_by: str | None = None,
-    nested: bool = True,
+    nested: bool | None = None,
     *,
     store: Store | None = None,
 ) -> Iterator[ActiveRun]:
     """Track the block as one run: ``with ml.run(experiment="iris") as run: ...``.
 
     Ends ``completed`` normally, ``failed`` with the error text when an exception escapes (the
-    exception propagates), ``killed`` on ``KeyboardInterrupt``. Runs opened inside become children.
+    exception propagates), ``killed`` on ``KeyboardInterrupt``. Runs opened inside become children
+    (``nested=False`` for a separate run).
     """
-    handle = _start(experiment, name, tags, parent, created_by, nested, store)
+    handle = _start(experiment, name, tags, parent, created_by, nested, store, explicit=False)
     with handle:
         yield handle
 
 
 def end_run(
-    run: ActiveRun | None = None, status: str = "completed", error: str | None = None
+    run: ActiveRun | str | None = None, status: str = "completed", error: str | None = None
 ) -> None:
-    """End ``run`` (default: the current run) with ``status``.
+    """End ``run`` (a handle or a run id; default: the current run) with ``status``.
 
-    Returns once the run's metrics are durable.
+    Returns once the run's metrics are durable. A run of another process (or one already
+    ended here) can be ended by id too.
+
+    >>> ml.end_run()                                   # doctest: +SKIP
+    >>> ml.end_run(status="failed", error="diverged")  # doctest: +SKIP
     """
-    handle = run or current_run()
-    handle.end(status, error)
+    if run is None:
+        current_run().end(status, error)
+        return
+    if isinstance(run, ActiveRun):
+        run.end(status, error)
+        return
+    if not isinstance(run, str):
+        raise InvalidInput(f"end_run() takes a run handle or a run id, got {type(run).__name__}")
+    if run in validate.RUN_STATUSES:
+        raise InvalidInput(
+            f"end_run({run!r}): the first argument is the run; pass the status by keyword: "
+            f"ml.end_run(status={run!r})"
+        )
+    run_id = query.find_run_id(run)
+    handle = context.find_active_run(run_id)
+    if isinstance(handle, ActiveRun):
+        handle.end(status, error)
+    else:
+        runs_api.finish_run(run_id, status, error)
 
 
 def current_run() -> ActiveRun:
     """The active run handle; raises ``NoActiveRun`` outside a run."""
-    handle = context.current_active_run()
+    handle: ActiveRun | None = context.current_active_run()
     if handle is None or handle.ended:
         raise NoActiveRun("current_run()")
     return handle
 
 
 def _active(what: str) -> ActiveRun:
-    handle = context._run_var.get()
-    if handle is None or handle.ended:
-        handle = context.current_active_run()
-        if handle is None or handle.ended:
-            raise NoActiveRun(what)
+    handle: ActiveRun = context.active_run(what)
     return handle
 
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
     """Log a metric point to the current run (see :meth:`ActiveRun.log_metric`)."""
-    handle = context._run_var.get()
+    handle = _run_get()
     if handle is None or handle.ended:
         handle = _active("log_metric()")
     handle.log_metric(key, value, step)

@@ -21,8 +21,13 @@ MAX_PARAM_BYTES = 64 * 1024
 MAX_NOTE_BYTES = 1024 * 1024
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: Nesting levels accepted in a param value (and any other free-form JSON value).
+MAX_JSON_DEPTH = 100
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What no stored text may hold: NUL (PostgreSQL refuses it, C tools truncate at it) and lone
+# UTF-16 surrogates (not encodable as UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 RUN_STATUSES = ("running", "completed", "failed", "killed", "crashed")
@@ -34,6 +39,34 @@ QUERY_STATUSES = (*RUN_STATUSES, "archived")
 def _describe(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text (a NUL character or a lone surrogate), or None."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    at = found.start()
+    if found.group() == "\x00":
+        return f"contains a NUL character (at position {at})"
+    return f"contains a lone surrogate U+{ord(found.group()):04X} (at position {at}): not UTF-8"
+
+
+def text(value: object, what: str, *, limit: int | None = None) -> str:
+    """Validate free text (notes, descriptions, error text, dataset fields): a string that may
+    hold newlines and tabs but no NUL and no lone surrogate, of at most ``limit`` characters."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string, got {type(value).__name__}")
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(f"{what} is {len(value)} characters long; the limit is {limit}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidInput(f"{what} {problem}")
+    return value
+
+
+def optional_text(value: object, what: str, *, limit: int | None = None) -> str | None:
+    return None if value is None else text(value, what, limit=limit)
 
 
 def key(value: object, what: str = "key") -> str:
@@ -51,6 +84,9 @@ def key(value: object, what: str = "key") -> str:
         )
     if _CONTROL.search(value):
         raise InvalidInput(f"{what} {_describe(value)} contains a control character")
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidInput(f"{what} {problem}")
     return value
 
 
@@ -106,28 +142,47 @@ def step(value: object, metric: str) -> int:
     return result
 
 
-def _jsonable(value: Any, path: str) -> Any:
-    """Normalise a param value to plain JSON types (numpy scalars/arrays and tuples included)."""
-    if value is None or isinstance(value, (bool, int, str)):
+def _jsonable(value: Any, path: str, depth: int = 0, what: str = "param") -> Any:
+    """Normalise a param value to plain JSON types (numpy scalars/arrays and tuples included);
+    strings (keys too) must be storable text and nesting at most ``MAX_JSON_DEPTH`` deep."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise InvalidInput(f"{what} {path} {problem}")
         return value
-    if isinstance(value, float):
+    if value is None or isinstance(value, (bool, int, float)):
         return value
+    if depth >= MAX_JSON_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        shown = path if len(path) <= 60 else path[:57] + "..."
+        raise InvalidInput(
+            f"{what} {shown} is nested more than {MAX_JSON_DEPTH} levels deep; flatten it or "
+            "log it as an artifact"
+        )
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise InvalidInput(f"param {path} has a non-string key {_describe(k)}")
-            out[k] = _jsonable(v, f"{path}.{k}")
+                raise InvalidInput(f"{what} {path} has a non-string key {_describe(k)}")
+            problem = text_problem(k)
+            if problem is not None:
+                raise InvalidInput(f"{what} {path} has a key that {problem}")
+            out[k] = _jsonable(v, f"{path}.{k}", depth + 1, what)
         return out
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_jsonable(v, f"{path}[{i}]", depth + 1, what) for i, v in enumerate(value)]
     tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
     if callable(tolist) and type(value).__module__.startswith("numpy"):
-        return _jsonable(tolist(), path)
+        return _jsonable(tolist(), path, depth, what)
     raise InvalidInput(
-        f"param {path} has a value of type {type(value).__name__} that is not JSON-serialisable; "
-        "log a str, number, bool, None, list or dict (e.g. str(value))"
+        f"{what} {path} has a value of type {type(value).__name__} that is not "
+        "JSON-serialisable; log a str, number, bool, None, list or dict (e.g. str(value))"
     )
+
+
+def json_value(value: object, what: str) -> Any:
+    """Validate a free-form JSON value (e.g. a run's ``env``): plain JSON types, storable
+    strings, at most ``MAX_JSON_DEPTH`` levels deep; returns it normalised."""
+    return _jsonable(value, "value", 0, what)
 
 
 def param_json(param: str, value: object) -> str:
@@ -158,6 +213,9 @@ def tag_value(tag: str, value: object) -> str:
         raise InvalidInput(
             f"tag {tag!r} value is {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}"
         )
+    problem = text_problem(text)
+    if problem is not None:
+        raise InvalidInput(f"tag {tag!r} value {problem}")
     return text
 
 
@@ -172,12 +230,20 @@ def tags(value: object) -> dict[str, str]:
     return {key(k, "tag key"): tag_value(k, v) for k, v in mapping(value, "tags").items()}
 
 
-def note(value: object) -> str:
+def note(value: object, what: str = "note") -> str:
+    """A markdown note or description: any text (newlines, tabs) without NUL or lone
+    surrogates, at most 1 MiB as UTF-8."""
     if not isinstance(value, str):
-        raise InvalidInput(f"note must be a markdown string, got {type(value).__name__}")
+        raise InvalidInput(f"{what} must be a markdown string, got {type(value).__name__}")
+    text(value, what)
     if len(value.encode()) > MAX_NOTE_BYTES:
-        raise InvalidInput(f"note is larger than {MAX_NOTE_BYTES} bytes")
+        raise InvalidInput(f"{what} is larger than {MAX_NOTE_BYTES} bytes")
     return value
+
+
+def error_text(value: object) -> str | None:
+    """The error text of a failed run (any text without NUL or lone surrogates), or None."""
+    return optional_text(value, "error")
 
 
 def status(value: object, allowed: tuple[str, ...] = QUERY_STATUSES) -> str:

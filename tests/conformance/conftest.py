@@ -82,6 +82,13 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _trusted_pickles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round trips of pickle/joblib are checked on every backend; loading them from a shared
+    store needs an explicit opt-in (that rule is tested in tests/test_pickle_trust.py)."""
+    monkeypatch.setenv("CHACHAML_TRUST_PICKLE", "1")
+
+
 @pytest.fixture(params=list(STORE_FACTORIES))
 def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
     """A factory for the backend under test (for tests that open several handles)."""

@@ -38,7 +38,7 @@ def test_run_status_nesting_and_failure(conformance_store: ml.Store) -> None:
     assert ml.get_run(inner.id)["parent_run_id"] == outer.id  # type: ignore[index]
     (failed,) = ml.runs(status="failed")
     assert failed["name"] == "boom" and "broken" in failed["error"]
-    assert ml.get_run("0" * 32) is None
+    assert ml.search_runs(ids=["0" * 32], include_archived=True) == []
 
 
 def test_params_are_immutable_and_conflicts_change_nothing(conformance_store: ml.Store) -> None:
@@ -118,18 +118,26 @@ def test_best_run_compare_and_export(conformance_store: ml.Store) -> None:
     low = _run(loss=[5.0, 0.5, 3.0])
     high = _run(loss=[9.0, 1.0])
     _run(other=[1.0])
-    best_min = ml.best_run("loss", direction="min")
+    # Latest values: low 3.0 @2, high 1.0 @1; minima low 0.5 @1; maxima high 9.0 @0.
+    latest_min = ml.best_run("loss", direction="min")
+    assert (latest_min["id"], latest_min["metric_value"], latest_min["metric_step"]) == (
+        high,
+        1.0,
+        1,
+    )
+    assert ml.best_run("loss")["id"] == low
+    best_min = ml.best_run("loss", direction="min", by="min")
     assert (best_min["id"], best_min["metric_value"], best_min["metric_step"]) == (low, 0.5, 1)
-    assert ml.best_run("loss")["id"] == high
+    assert ml.best_run("loss", by="max")["id"] == high
     with ml.run() as a:
         ml.log_params({"lr": 0.1, "k": 1})
     with ml.run() as b:
         ml.log_params({"lr": 0.2, "k": 1})
     cmp = ml.compare_runs([a.id, b.id])
-    assert cmp["params"]["same"] == {"k": 1}
+    assert cmp["params"]["same"] == {"k": {a.id: 1, b.id: 1}}
     assert set(cmp["params"]["differ"]) == {"lr"}
     rows = {r["id"]: r for r in ml.export_runs()}
-    assert rows[low]["loss"] == 3.0 and rows[a.id]["lr"] == 0.1
+    assert rows[low]["metrics.loss"] == 3.0 and rows[a.id]["params.lr"] == 0.1
 
 
 def test_experiments_archive_and_delete(conformance_store: ml.Store) -> None:
@@ -146,4 +154,4 @@ def test_experiments_archive_and_delete(conformance_store: ml.Store) -> None:
     assert old not in {r["id"] for r in ml.runs()}
     assert [r["id"] for r in ml.runs(status="archived")] == [old]
     assert ml.delete_archived() == 1
-    assert ml.get_run(old) is None
+    assert ml.search_runs(ids=[old], include_archived=True) == []

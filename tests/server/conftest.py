@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
-from server_helpers import READ_TOKEN, WRITE_TOKEN
+from server_helpers import LOCAL, READ_TOKEN, WRITE_TOKEN
 
 from chachaml.server.app import create_app
 from chachaml.server.settings import Settings, parse_tokens
@@ -24,7 +24,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings), base_url=LOCAL, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -34,7 +34,7 @@ def auth_client(tmp_path: Path) -> Iterator[TestClient]:
         store_url=str(tmp_path / "auth.db"),
         tokens=parse_tokens(f"{READ_TOKEN}:read,{WRITE_TOKEN}:write"),
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings), base_url=LOCAL, raise_server_exceptions=False) as c:
         yield c
 
 

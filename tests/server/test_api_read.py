@@ -42,6 +42,43 @@ def test_runs_listing_filters_pages_sorts_and_counts(
     assert_error(client.get("/api/runs", params={"status": "nope"}), 422)
 
 
+def test_the_http_listing_is_the_python_listing(
+    client: TestClient, new_run: Callable[..., str]
+) -> None:
+    """GET and POST /api/runs go through ml.search_runs: same arguments, same runs, same order
+    (metric alone lists best first, everywhere)."""
+    import chachaml as ml
+
+    ids = []
+    for acc in (0.3, 0.9, 0.1, 0.5):
+        rid = new_run(experiment="x")
+        _log(client, rid, "acc", [acc])
+        ids.append(rid)
+    new_run(experiment="y")  # logged no acc
+    st = client.app.state.store  # type: ignore[attr-defined]
+    expected = [r["id"] for r in ml.search_runs(metric="acc", store=st)]
+    assert expected == [ids[1], ids[3], ids[0], ids[2]]
+    got = client.get("/api/runs", params={"metric": "acc"}).json()["runs"]
+    assert [r["id"] for r in got] == expected
+    posted = client.post("/api/runs/query", json={"metric": "acc"}).json()["runs"]
+    assert [r["id"] for r in posted] == expected
+    searched = client.get("/api/search", params={"metric": "acc"}).json()["runs"]
+    assert [r["id"] for r in searched] == expected
+    both = client.get("/api/runs", params=[("experiment", "x"), ("experiment", "y")]).json()
+    assert len(both["runs"]) == 5
+    threshold = client.get("/api/runs", params={"metric": "acc", "op": ">", "value": 0.4})
+    assert {r["id"] for r in threshold.json()["runs"]} == {ids[1], ids[3]}
+    assert_error(client.get("/api/runs", params={"metric": "acc", "op": ">"}), 422)
+
+
+def test_run_id_prefixes_work_in_read_routes(
+    client: TestClient, new_run: Callable[..., str]
+) -> None:
+    rid = new_run()
+    assert client.get(f"/api/runs/{rid[:8]}").json()["id"] == rid
+    assert_error(client.get("/api/runs/ffffffff"), 404)
+
+
 def test_history_is_downsampled_deterministically_keeping_spikes(
     client: TestClient, new_run: Callable[..., str]
 ) -> None:
@@ -68,16 +105,20 @@ def test_compare_search_best_and_export(client: TestClient, new_run: Callable[..
     _log(client, a, "acc", [0.5, 0.9])
     _log(client, b, "acc", [0.7])
     cmp = client.get("/api/compare", params=[("ids", a), ("ids", b)]).json()
-    assert cmp["params"]["same"] == {"seed": 1} and set(cmp["params"]["differ"]) == {"model"}
+    assert cmp["params"]["same"] == {"seed": {a: 1, b: 1}}
+    assert set(cmp["params"]["differ"]) == {"model"}
     found = client.get("/api/search", params={"filter": "params.model = 'rf'"}).json()["runs"]
     assert [r["id"] for r in found] == [a]
     thr = client.get("/api/search", params={"metric": "acc", "op": ">", "value": 0.8}).json()
     assert [r["id"] for r in thr["runs"]] == [a]
     assert client.get("/api/best", params={"metric": "acc"}).json()["id"] == a
-    assert client.get("/api/best", params={"metric": "acc", "direction": "min"}).json()["id"] == a
+    # Latest values a 0.9, b 0.7; a's minimum is 0.5.
+    assert client.get("/api/best", params={"metric": "acc", "direction": "min"}).json()["id"] == b
+    by_min = {"metric": "acc", "direction": "min", "by": "min"}
+    assert client.get("/api/best", params=by_min).json()["id"] == a
     assert client.get("/api/best", params={"metric": "nothing"}).json() is None
     rows = client.get("/api/export", params={"experiment": "e"}).json()["rows"]
-    assert {r["model"] for r in rows} == {"rf", "gbm"}
+    assert {r["params.model"] for r in rows} == {"rf", "gbm"}
     text = client.get("/api/export", params={"format": "csv"})
     assert text.headers["content-type"].startswith("text/csv")
     parsed = list(csv.DictReader(io.StringIO(text.text)))

@@ -17,7 +17,7 @@ from chachaml.server.testing import LiveServer
 DOC = Path(__file__).resolve().parents[2] / "docs" / "curl.md"
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (.ci/run installs it)")
 def test_the_curl_how_to_works(tmp_path: Path) -> None:
     blocks = re.findall(r"```sh\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
     script = "\n".join(b for b in blocks if not b.lstrip().startswith("chachaml server"))

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from chachaml.server.app import create_app  # noqa: E402
-from chachaml.server.settings import Settings  # noqa: E402
+from chachaml.server.settings import Settings, allowed_hosts  # noqa: E402
 from chachaml.store import open_store  # noqa: E402
 
 MAX_EXAMPLES = 20
@@ -24,7 +24,8 @@ MAX_EXAMPLES = 20
 # The schema loader needs the app at import time; the module fixture closes its store.
 # Each ASGI call runs the app's lifespan, so the app must not own (close) the store.
 _STORE = open_store("sqlite:///:memory:")
-_APP = create_app(Settings(), store=_STORE)
+# schemathesis' ASGI client sends `Host: testserver`; this app is told to serve that name.
+_APP = create_app(Settings(allowed_hosts=allowed_hosts("testserver")), store=_STORE)
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", _APP)
 
 

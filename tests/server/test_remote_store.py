@@ -63,7 +63,7 @@ def test_a_training_run_logs_through_the_server(live: LiveServer, tmp_path: Path
 
 def test_unknown_runs_and_bad_input_raise_the_same_errors_as_locally(live: LiveServer) -> None:
     with ml.store(live.url) as st:
-        assert ml.get_run("0" * 32, store=st) is None
+        assert ml.search_runs(ids=["0" * 32], include_archived=True, store=st) == []
         with pytest.raises(NotFound):
             ml.add_tag("0" * 32, "k", "v", store=st)
         with pytest.raises(ml.InvalidFilter):
@@ -120,3 +120,25 @@ def test_listing_hundreds_of_explicit_ids_through_the_remote_store(live: LiveSer
         assert st.meta.count_runs(odd) == 210
         assert st.meta.list_runs(q._replace(ids=[])) == []
         assert st.meta.count_runs(q._replace(ids=[])) == 0
+
+
+def test_artifact_path_on_a_remote_store_leaves_no_cache_behind_at_exit(
+    live: LiveServer, tmp_path: Path
+) -> None:
+    with ml.store(live.url):
+        with ml.run() as run:
+            ml.log_artifact("notes", "remote bytes", format="text")
+    script = (
+        "import os, sys, chachaml as ml\n"
+        f"ml.use_store({live.url!r})\n"
+        f"path = ml.artifact_path({run.id!r}, 'notes')\n"
+        "assert open(path).read() == 'remote bytes'\n"
+        "print(os.path.dirname(os.path.dirname(path)))\n"  # <cache dir>/cache/<sha>
+    )
+    env = {"CHACHAML_OUTBOX_DIR": str(tmp_path / "outbox2"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
+    cache_dir = Path(out.stdout.strip())
+    assert cache_dir.name.startswith("chachaml-remote-")
+    assert not cache_dir.exists()  # removed when the process exited, without ml.use_store(None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import assert_error
+from server_helpers import LOCAL, assert_error
 
 from chachaml.server.app import create_app
 from chachaml.server.settings import Settings
@@ -73,7 +73,7 @@ def test_oversize_bodies_are_refused(tmp_path: Path, new_run: Callable[..., str]
         max_artifact_bytes=2048,
         max_batch_points=10,
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings), base_url=LOCAL, raise_server_exceptions=False) as c:
         rid = c.post("/api/runs", json={}).json()["id"]
         assert_error(c.post(f"/api/runs/{rid}/note", json={"note": "x" * 5000}), 413, "too_large")
         assert_error(c.put(f"/api/runs/{rid}/artifacts/big", content=b"x" * 4096), 413)
@@ -119,7 +119,7 @@ def test_unexpected_errors_become_json_500s(tmp_path: Path) -> None:
     def boom() -> None:
         raise RuntimeError("kaboom")
 
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as c:
         resp = c.get("/api/boom")
     assert_error(resp, 500, "internal")
     assert "kaboom" not in resp.text

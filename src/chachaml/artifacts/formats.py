@@ -15,15 +15,21 @@ artifact store's staging writer), so large arrays and frames never need a second
 | ``joblib`` | any object joblib can dump | ``application/x-joblib`` |
 | ``table`` | written by ``log_table``: ``{"headers", "rows"}`` JSON | ``application/json`` |
 | ``file`` | written by ``log_file``: the file's bytes | guessed from name/content |
+
+Decoding ``pickle`` and ``joblib`` runs code chosen by whoever wrote the bytes, so it is an
+explicit trust decision (:func:`check_trusted`): allowed for a local SQLite file with a local
+artifact directory (your own files), elsewhere only with ``trust=True`` or
+``CHACHAML_TRUST_PICKLE=1``. Every other format decodes without running code.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO, Protocol
 
-from chachaml.errors import InvalidInput
+from chachaml.errors import InvalidInput, UntrustedArtifact
 
 FORMATS = ("pickle", "json", "text", "markdown", "bytes", "numpy", "parquet", "joblib")
 STORED_FORMATS = (*FORMATS, "table", "file")  # the last two are written by log_table/log_file
@@ -174,6 +180,41 @@ ENCODERS: dict[str, Callable[[Any, Sink], None]] = {
 def encode(value: Any, fmt: str, sink: Sink) -> None:
     """Write ``value`` in ``fmt`` into ``sink``."""
     ENCODERS[fmt](value, sink)
+
+
+# -- trust -------------------------------------------------------------------------------------
+#: Formats whose decoding can run arbitrary code (unpickling).
+UNSAFE_FORMATS = frozenset({"pickle", "joblib"})
+TRUST_ENV = "CHACHAML_TRUST_PICKLE"
+
+
+def is_own_store(store: Any) -> bool:
+    """True for a local SQLite file (or in-memory database) with a local artifact directory:
+    files only you write. Remote servers, PostgreSQL and S3 are shared, so not."""
+    from chachaml.artifacts.local import LocalArtifactStore
+    from chachaml.store.sqlite import SQLiteStore
+
+    return isinstance(getattr(store, "meta", None), SQLiteStore) and isinstance(
+        getattr(store, "artifacts", None), LocalArtifactStore
+    )
+
+
+def check_trusted(fmt: str, store: Any, trust: bool, what: str) -> None:
+    """Raise :class:`UntrustedArtifact` unless decoding ``fmt`` from ``store`` is allowed:
+    safe formats always are; ``pickle``/``joblib`` with ``trust=True``,
+    ``CHACHAML_TRUST_PICKLE=1``, or from your own local SQLite + directory store."""
+    if fmt not in UNSAFE_FORMATS or trust is True or os.environ.get(TRUST_ENV) == "1":
+        return
+    if is_own_store(store):
+        return
+    raise UntrustedArtifact(
+        f"{what} is a {fmt} artifact: loading it runs code chosen by whoever wrote it, and "
+        "this store is not a local SQLite file with a local artifact directory (a remote "
+        "server, PostgreSQL or S3 can be written by others). "
+        "If you trust everyone who can write there, pass trust=True (or set "
+        f"{TRUST_ENV}=1); otherwise log models and data in a safe format (json, numpy, "
+        "parquet, text) instead"
+    )
 
 
 # -- decoders: (stream) -> value ---------------------------------------------------------------

@@ -8,15 +8,33 @@ import hashlib
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from chachaml.artifacts.hashing import HashingWriter
 from chachaml.artifacts.protocol import StoredObject
-from chachaml.errors import InvalidInput, NotFound
-from chachaml.httpclient import Http, Unreachable, error_from, quote_name, quote_part
+from chachaml.errors import AlreadyExists, InvalidInput, NotFound
+from chachaml.httpclient import LOST, Http, Unreachable, error_from, quote_name, quote_part
 
 __all__ = ["RemoteArtifactStore"]
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _HashSink:
+    """A write-only sink that only hashes and counts."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
 
 
 class _StagedWriter(HashingWriter):
@@ -35,7 +53,7 @@ class _StagedWriter(HashingWriter):
         self._file.close()
         self._file = None
         try:
-            self._store._upload(key, self._path, self._size)
+            self._store._upload(key, self._path, self._size, self.sha256)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(self._path)
@@ -61,6 +79,9 @@ class RemoteArtifactStore:
     def _local(self) -> str:
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix="chachaml-remote-")
+            # Removed on close, and at the latest when the process exits (the default store of
+            # a script or notebook is never closed explicitly).
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
         return self._dir
 
     @staticmethod
@@ -73,16 +94,28 @@ class RemoteArtifactStore:
     def writer(self) -> _StagedWriter:
         return _StagedWriter(self, self._local())
 
-    def _upload(self, key: str, path: str, size: int) -> None:
+    def _upload(self, key: str, path: str, size: int, sha256: str) -> None:
+        """PUT the staged bytes. If the answer to an attempt was lost and the retry finds bytes
+        under the key (409), they are ours when they hash the same: the lost attempt stored
+        them. Anything else stays ``AlreadyExists``."""
         with open(path, "rb") as f:
-            self._http.send(
+            answer = self._http.send(
                 "PUT",
                 f"/api/store/blobs/{self._path(key)}",
                 content=f,
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                lost_ok=(AlreadyExists,),
             )
+        if answer is LOST and self._sha256_of(key) != (size, sha256):
+            raise AlreadyExists(f"other bytes already exist under artifact key {key!r}")
 
-    def _download(self, key: str, target: IO[bytes]) -> None:
+    def _sha256_of(self, key: str) -> tuple[int, str]:
+        """Size and sha256 of the bytes stored under ``key`` (streamed, never held whole)."""
+        sink = _HashSink()
+        self._download(key, sink)
+        return sink.size, sink.digest.hexdigest()
+
+    def _download(self, key: str, target: _Sink) -> None:
         path = f"/api/store/blobs/{self._path(key)}"
         import httpx
 
@@ -140,7 +173,10 @@ class RemoteArtifactStore:
 
     def delete(self, key: str) -> int:
         """Remove bytes no metadata row references (the server refuses others)."""
-        return int(self._http.send("DELETE", f"/api/store/blobs/{self._path(key)}")["freed"])
+        answer = self._http.send(
+            "DELETE", f"/api/store/blobs/{self._path(key)}", lost_ok=(NotFound,)
+        )
+        return 0 if answer is LOST else int(answer["freed"])
 
     def iter_keys(self) -> Iterator[StoredObject]:
         for o in self._http.send("GET", "/api/store/artifact-objects"):
@@ -161,5 +197,5 @@ class RemoteArtifactStore:
 
     def close(self) -> None:
         if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            self._cleanup()
             self._dir = None

@@ -7,7 +7,7 @@ import sys
 import click
 
 from chachaml import cleanup
-from chachaml.cli.common import cli, echo_json, store_options
+from chachaml.cli.common import cli, creating_store_options, echo_json, store_options
 from chachaml.store import Store
 
 
@@ -49,10 +49,13 @@ def doctor_cmd(store: Store, as_json: bool) -> None:
 
 
 @cli.command("demo")
-@click.option("--quiet", is_flag=True, help="Only print the summary.")
-@store_options
+@click.option("--quiet", is_flag=True, help="Print only the closing summary, not the progress.")
+@creating_store_options
 def demo_cmd(store: Store, quiet: bool) -> None:
     """Track a realistic example workload (numpy logistic regression) into the store."""
     from chachaml.demo import run_demo
 
-    run_demo(store=store, echo=(lambda _m: None) if quiet else click.echo)
+    if quiet:
+        run_demo(store=store, echo=lambda _m: None, report=click.echo)
+    else:
+        run_demo(store=store, echo=click.echo)

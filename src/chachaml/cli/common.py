@@ -36,9 +36,25 @@ def cli() -> None:
     """
 
 
-def store_options(fn: F) -> F:
-    """Add ``--store``/``--artifacts`` and open the store for the command's duration."""
+def _require_existing(store_url: str | None) -> None:
+    """A SQLite store named on the command line must exist: a typo must not create an empty
+    store and then report that it holds nothing."""
+    import os
 
+    from chachaml.store import resolve_urls, sqlite_path
+
+    url, _ = resolve_urls(store_url, None)
+    path = sqlite_path(url)
+    if path is not None and path != ":memory:" and not os.path.exists(path):
+        from chachaml.errors import NotFound
+
+        raise NotFound(
+            f"no store at {path}: nothing has been logged there (check --store or "
+            "CHACHAML_STORE; `chachaml demo` creates an example store)"
+        )
+
+
+def _with_store(fn: F, *, create: bool) -> F:
     @click.option("--store", "store_url", envvar="CHACHAML_STORE", help="Store URL or SQLite path.")
     @click.option(
         "--artifacts", "artifacts_url", envvar="CHACHAML_ARTIFACTS", help="Artifact location."
@@ -47,21 +63,34 @@ def store_options(fn: F) -> F:
     def wrapper(*args: Any, store_url: str | None, artifacts_url: str | None, **kwargs: Any) -> Any:
         from chachaml import context
 
+        if not create:
+            _require_existing(store_url)
         with context.store(store_url, artifacts=artifacts_url) as st:
             return fn(*args, store=st, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
-def _plain(value: Any) -> Any:
+def store_options(fn: F) -> F:
+    """Add ``--store``/``--artifacts`` and open the store (which must exist) for the
+    command's duration."""
+    return _with_store(fn, create=False)
+
+
+def creating_store_options(fn: F) -> F:
+    """Like :func:`store_options`, for commands that may create the store (``demo``)."""
+    return _with_store(fn, create=True)
+
+
+def plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # JSON has no NaN/inf; print them as "nan"/"inf"
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(_plain(value), indent=2, sort_keys=False, default=str))
+    click.echo(json.dumps(plain(value), indent=2, sort_keys=False, default=str))

@@ -10,6 +10,7 @@ import click
 from chachaml import artifact_api as api
 from chachaml import cleanup, display, formatting, registry
 from chachaml.cli.common import cli, echo_json, store_options
+from chachaml.errors import InvalidInput
 from chachaml.store import Store
 
 
@@ -88,12 +89,30 @@ def models_cmd(store: Store, name: str | None, as_json: bool) -> None:
 
 @cli.command("promote")
 @click.argument("name")
-@click.argument("version", type=int)
-@click.argument("stage", type=click.Choice(registry.STAGES))
+@click.argument("args", nargs=-1, required=True, metavar="[VERSION] STAGE")
+@click.option(
+    "--run", "run_id", help="Promote the version registered from this run (id or prefix)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
-def promote_cmd(store: Store, name: str, version: int, stage: str, as_json: bool) -> None:
-    """Move VERSION of model NAME to STAGE (production archives the previous one)."""
+def promote_cmd(
+    store: Store, name: str, args: tuple[str, ...], run_id: str | None, as_json: bool
+) -> None:
+    """Move VERSION of model NAME to STAGE (none, staging, production, archived);
+    production archives the previous one. With --run RUN_ID instead of VERSION, the version
+    registered from that run: `chachaml promote churn --run 3f2a9c01 production`."""
+    expected = "STAGE" if run_id is not None else "VERSION STAGE"
+    if len(args) != len(expected.split()):
+        raise InvalidInput(f"promote takes NAME {expected}" + ("" if run_id else " (or --run)"))
+    stage = args[-1]
+    if stage not in registry.STAGES:
+        raise InvalidInput(f"stage {stage!r} is not one of: {', '.join(registry.STAGES)}")
+    if run_id is not None:
+        version = int(registry.version_of_run(name, run_id, store=store)["version"])
+    elif args[0].isdigit():
+        version = int(args[0])
+    else:
+        raise InvalidInput(f"VERSION must be a number, got {args[0]!r} (or use --run RUN_ID)")
     found = registry.promote(name, version, stage, store=store)
     if as_json:
         echo_json(found)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from chachaml import annotate, display, formatting, query
+from chachaml import annotate, comparison, display, export, formatting, query, runs_api
 from chachaml.cli.common import cli, echo_json, store_options
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.store import Store
@@ -35,6 +35,7 @@ def _parse_tags(pairs: tuple[str, ...]) -> dict[str, str] | None:
 @click.option("--parent", "parent_run_id", help="Only children of this run id.")
 @click.option("-t", "--tag", "tags", multiple=True, help="key=value (repeatable).")
 @click.option("-m", "--metric", "metrics", multiple=True, help="Add a latest-metric column.")
+@click.option("-f", "--filter", "filter", help="Filter expression, e.g. 'metrics.acc > 0.9'.")
 @click.option("--order-by", help="e.g. 'metrics.accuracy desc' or 'start_time'.")
 @click.option("-n", "--limit", default=50, show_default=True, type=int)
 @click.option("--offset", default=0, type=int)
@@ -44,12 +45,26 @@ def _parse_tags(pairs: tuple[str, ...]) -> dict[str, str] | None:
 def runs_cmd(
     store: Store, as_json: bool, metrics: tuple[str, ...], tags: tuple[str, ...], **kw: Any
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (metric columns show each run's latest value)."""
     found = query.runs(store=store, tags=_parse_tags(tags), **kw)
     if as_json:
+        if metrics:
+            latest = query.metric_summaries([r["id"] for r in found], store=store)
+            for row in found:
+                stats = latest.get(row["id"], {})
+                row["metrics"] = {k: stats[k]["last"] if k in stats else None for k in metrics}
         echo_json(found)
-    else:
-        display.runs_table(found, metrics=metrics, store=store)
+        return
+    display.runs_table(found, metrics=metrics, store=store)
+    limit = kw.get("limit")
+    if limit and len(found) == limit:
+        args = {k: v for k, v in kw.items() if k not in ("limit", "offset", "order_by")}
+        total = query.count_runs(store=store, tags=_parse_tags(tags), **args)
+        if total > kw.get("offset", 0) + len(found):
+            click.echo(
+                f"showing {len(found)} of {total} runs; see more with --limit or --offset",
+                err=True,
+            )
 
 
 @cli.command("run")
@@ -59,8 +74,6 @@ def runs_cmd(
 def run_cmd(store: Store, run_id: str, as_json: bool) -> None:
     """Show one run: params, metrics, tags, datasets, note."""
     found = query.get_run(run_id, store=store)
-    if found is None:
-        raise NotFound(f"run {run_id!r} does not exist")
     if as_json:
         echo_json(found)
     else:
@@ -71,14 +84,26 @@ def run_cmd(store: Store, run_id: str, as_json: bool) -> None:
 @click.argument("metric")
 @click.option("-e", "--experiment")
 @click.option("--min", "minimize", is_flag=True, help="Lowest value wins (e.g. loss).")
+@click.option(
+    "--by",
+    type=click.Choice(query.BEST_BY),
+    default="last",
+    show_default=True,
+    help="Rank each run by its latest value, or by its max/min over all steps.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @store_options
 def best_cmd(
-    store: Store, metric: str, experiment: str | None, minimize: bool, as_json: bool
+    store: Store, metric: str, experiment: str | None, minimize: bool, by: str, as_json: bool
 ) -> None:
-    """The best run by METRIC (each run ranked by its max, or min with --min)."""
+    """The best run by METRIC: the highest latest value (the lowest with --min), as
+    filters and sorting compare runs; --by max|min ranks by each run's max/min instead."""
     found = query.best_run(
-        metric, experiment=experiment, direction="min" if minimize else "max", store=store
+        metric,
+        experiment=experiment,
+        direction="min" if minimize else "max",
+        by=by,
+        store=store,
     )
     if found is None:
         raise NotFound(f"no run has logged metric {metric!r}")
@@ -98,7 +123,7 @@ def best_cmd(
 @store_options
 def compare_cmd(store: Store, run_ids: tuple[str, ...], as_json: bool) -> None:
     """Compare params and latest metrics of several runs."""
-    result = query.compare_runs(list(run_ids), store=store)
+    result = comparison.compare_runs(list(run_ids), store=store)
     if as_json:
         echo_json(result)
     else:
@@ -143,13 +168,13 @@ def export_cmd(
     """Export runs as flat rows (params and latest metrics as columns)."""
     import json
 
-    rows = query.export_runs(experiment=experiment, status=status, filter=filter_, store=store)
+    rows = export.export_runs(experiment=experiment, status=status, filter=filter_, store=store)
     if fmt == "csv":
-        text = query.export_csv(rows)
+        text = export.export_csv(rows)
     else:
-        from chachaml.cli.common import _plain
+        from chachaml.cli.common import plain
 
-        text = json.dumps(_plain(rows), indent=2) + "\n"
+        text = json.dumps(plain(rows), indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
     else:
@@ -192,12 +217,12 @@ def experiments_cmd(store: Store, as_json: bool) -> None:
 def tag_cmd(store: Store, run_id: str, key: str, value: str | None, remove: bool) -> None:
     """Set (or --remove) a tag on a run."""
     if remove:
-        existed = annotate.remove_tag(run_id, key, store=store)
+        existed = runs_api.remove_tag(run_id, key, store=store)
         click.echo(f"removed tag {key}" if existed else f"run had no tag {key}")
         return
     if value is None:
         raise InvalidInput("give a VALUE, or --remove to delete the tag")
-    annotate.add_tag(run_id, key, value, store=store)
+    runs_api.add_tag(run_id, key, value, store=store)
     click.echo(f"tagged {run_id[:8]} {key}={value}")
 
 
@@ -214,5 +239,5 @@ def note_cmd(store: Store, run_id: str, text: str | None, path: Path | None) -> 
         text = sys.stdin.read()
     if text is None:
         raise InvalidInput("give the note TEXT, --file PATH, or - to read stdin")
-    annotate.set_note(run_id, text, store=store)
+    runs_api.set_note(run_id, text, store=store)
     click.echo(f"note set on {run_id[:8]} ({len(text)} characters)")

@@ -22,6 +22,15 @@ from chachaml.errors import InvalidInput
     help="Bearer token, optionally TOKEN:read or TOKEN:write (repeatable; also CHACHAML_TOKENS).",
 )
 @click.option("--insecure", is_flag=True, help="Allow a non-loopback bind without tokens.")
+@click.option(
+    "--allowed-host",
+    "allowed",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests whose Host header is NAME, e.g. behind a reverse proxy "
+    "(repeatable; also CHACHAML_ALLOWED_HOSTS, comma-separated; '*' = any). Loopback names and "
+    "the --host address are always allowed; any other Host gets 400 (DNS rebinding).",
+)
 def server_cmd(
     store_url: str | None,
     artifacts_url: str | None,
@@ -29,8 +38,10 @@ def server_cmd(
     port: int,
     tokens: tuple[str, ...],
     insecure: bool,
+    allowed: tuple[str, ...],
 ) -> None:
-    """Serve the JSON API (and later the UI) for one store."""
+    """Serve the JSON HTTP API of one store (runs, metrics, artifacts, models; the schema at
+    /api/openapi.json). There is no web UI."""
     import os
 
     try:
@@ -38,7 +49,7 @@ def server_cmd(
     except ImportError as exc:  # pragma: no cover - the server extra is in dev
         raise InvalidInput("chachaml server needs: pip install 'chachaml[server]'") from exc
     from chachaml.server.app import create_app
-    from chachaml.server.settings import LOOPBACK_HOSTS, Settings, parse_tokens
+    from chachaml.server.settings import LOOPBACK_HOSTS, Settings, allowed_hosts, parse_tokens
 
     table = parse_tokens(os.environ.get("CHACHAML_TOKENS"))
     table.update(parse_tokens(",".join(tokens)))
@@ -49,10 +60,30 @@ def server_cmd(
                 "and write every run. Pass --token (or CHACHAML_TOKENS), or --insecure"
             )
         click.echo(f"WARNING: serving on {host} WITHOUT authentication (--insecure)", err=True)
-    settings = Settings(store_url=store_url, artifacts_url=artifacts_url, tokens=table)
+    names = [*os.environ.get("CHACHAML_ALLOWED_HOSTS", "").split(","), *allowed]
+    hosts = allowed_hosts(names, bind_host=host)
+    if _unspecified(host) and hosts == allowed_hosts((), bind_host=host):
+        click.echo(
+            f"note: only loopback Host names are served; add the names clients use to reach "
+            f"{host} with --allowed-host NAME",
+            err=True,
+        )
+    settings = Settings(
+        store_url=store_url, artifacts_url=artifacts_url, tokens=table, allowed_hosts=hosts
+    )
     app = create_app(settings)
     click.echo(f"chachaml server on http://{host}:{port} (store {app.state.store.url})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _unspecified(host: str) -> bool:
+    """True for a wildcard bind address (all interfaces)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 @cli.command("sync")

@@ -4,9 +4,9 @@ overwritten, and bytes that a metadata row references can only go with their run
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter
@@ -14,12 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from chachaml import artifact_api, query
-from chachaml.errors import NotFound
+from chachaml import artifact_api, context, validate
+from chachaml.artifacts import names
+from chachaml.errors import InvalidInput, NotFound
+from chachaml.server import bodies
 from chachaml.server.auth import READ, WRITE
-from chachaml.server.deps import settings_of, store_of
+from chachaml.server.deps import IdempotencyHeader, idempotent, settings_of, store_of
 from chachaml.server.encoding import json_response
-from chachaml.server.errors import BodyTooLarge
+from chachaml.store import Store
 from chachaml.store.protocol import NewArtifact
 
 __all__ = ["router"]
@@ -41,37 +43,20 @@ class ArtifactRow(BaseModel):
 
 @router.put("/api/store/blobs/{run_id}/{name:path}", dependencies=[WRITE], tags=["store"])
 async def put_blob(request: Request, run_id: str, name: str) -> Response:
-    """Commit the raw body under ``<run_id>/<name>``; ``409`` if the key exists."""
+    """Commit the raw body under ``<run_id>/<name>`` (streamed to the artifact store, capped);
+    ``409`` if the key exists. Nothing is kept when the body is refused, stalls or the client
+    goes away."""
     key = artifact_api.artifact_key(run_id, name)
     cap = settings_of(request).max_artifact_bytes
     st = store_of(request)
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    writer = await anyio.to_thread.run_sync(st.artifacts.writer)
     try:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise BodyTooLarge(f"artifact is over the upload cap of {cap} bytes")
-            spool.write(chunk)
-        spool.seek(0)
-
-        def commit() -> dict[str, object]:
-            writer = st.artifacts.writer()
-            try:
-                while True:
-                    block = spool.read(1024 * 1024)
-                    if not block:
-                        break
-                    writer.write(block)
-                writer.commit(key)
-            finally:
-                writer.discard()
-            return {"key": key, "size": writer.size, "sha256": writer.sha256}
-
-        result = await anyio.to_thread.run_sync(commit)
+        await bodies.stream_into_writer(request, writer, cap)
+        await anyio.to_thread.run_sync(writer.commit, key)
     finally:
-        spool.close()
-    return json_response(request, result, 201)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(writer.discard)  # no-op after a commit
+    return json_response(request, {"key": key, "size": writer.size, "sha256": writer.sha256}, 201)
 
 
 @router.get("/api/store/blobs/{run_id}/{name:path}", dependencies=[READ], tags=["store"])
@@ -103,7 +88,7 @@ def blob_info(request: Request, run_id: str, name: str) -> Response:
 @router.delete("/api/store/blobs/{run_id}/{name:path}", dependencies=[WRITE], tags=["store"])
 def delete_blob(request: Request, run_id: str, name: str) -> Response:
     """Delete bytes that no metadata row references (``409 in_use`` otherwise)."""
-    st = query.resolve(store_of(request))
+    st = context.resolve(store_of(request))
     freed = artifact_api.delete_unreferenced_bytes(st, f"{run_id}/{name}")
     return json_response(request, {"freed": freed})
 
@@ -111,8 +96,43 @@ def delete_blob(request: Request, run_id: str, name: str) -> Response:
 @router.post(
     "/api/runs/{run_id}/artifact-rows", dependencies=[WRITE], tags=["store"], status_code=201
 )
-def add_artifact_row(request: Request, run_id: str, body: ArtifactRow) -> Response:
-    """Insert the metadata row of uploaded bytes (``409`` if the run has that name)."""
-    st = query.resolve(store_of(request))
-    row = artifact_api.add_artifact_row(st, NewArtifact(run_id=run_id, **body.model_dump()))
+def add_artifact_row(
+    request: Request, run_id: str, body: ArtifactRow, idempotency_key: IdempotencyHeader = None
+) -> Response:
+    """Insert the metadata row of uploaded bytes: ``404`` for an unknown run or missing bytes,
+    ``422`` unless the stored bytes have exactly the row's size and sha256 (re-hashed here),
+    ``409`` if the run has that name. A retry with the same ``Idempotency-Key`` gets the first
+    answer."""
+    st = store_of(request)
+
+    def apply() -> Any:
+        rid = validate.run_id(run_id)
+        if st.meta.get_run(rid) is None:
+            raise NotFound(f"run {rid!r} does not exist; nothing stored")
+        fields = body.model_dump()
+        fields["name"] = names.validate(body.name)  # NFC, like every stored name
+        key = artifact_api.artifact_key(rid, fields["name"])
+        if body.path == key and st.artifacts.exists(key):
+            _check_bytes(st, key, body.size, body.sha256)
+        return artifact_api.add_artifact_row(st, NewArtifact(run_id=rid, **fields))
+
+    row, _ = idempotent(request, idempotency_key, body, apply)
     return json_response(request, row, 201)
+
+
+def _check_bytes(st: Store, key: str, size: int, sha256: str) -> None:
+    """Refuse (``InvalidInput``) a row whose size or sha256 differs from the stored bytes,
+    streaming them through the hash (never loading them whole)."""
+    digest = hashlib.sha256()
+    seen = 0
+    with st.artifacts.open(key) as stream:
+        while block := stream.read(1024 * 1024):
+            digest.update(block)
+            seen += len(block)
+    if seen != size:
+        raise InvalidInput(f"artifact {key!r} has {seen} bytes, not {size}; nothing stored")
+    if digest.hexdigest() != sha256.lower():
+        raise InvalidInput(
+            f"artifact {key!r}: the stored bytes have sha256 {digest.hexdigest()}, not "
+            f"{sha256}; nothing stored"
+        )

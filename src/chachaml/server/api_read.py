@@ -11,9 +11,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from chachaml import annotate, artifact_api, query, registry, validate
-from chachaml.artifacts import names
-from chachaml.errors import InvalidInput, NotFound
+from chachaml import (
+    annotate,
+    artifact_api,
+    cleanup,
+    comparison,
+    health,
+    query,
+    registry,
+    validate,
+)
+from chachaml import (
+    export as exporting,
+)
+from chachaml.errors import InvalidInput
 from chachaml.server.auth import PUBLIC, READ
 from chachaml.server.deps import parse_tags, settings_of, store_of
 from chachaml.server.encoding import json_response
@@ -57,7 +68,7 @@ class RunsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    experiment: Annotated[str | None, Field(max_length=10_000)] = None
+    experiment: Annotated[str | list[str] | None, Field(max_length=10_000)] = None
     status: Annotated[str | None, Field(max_length=10_000)] = None
     name: Annotated[str | None, Field(max_length=10_000)] = None
     parent_run_id: Annotated[str | None, Field(max_length=10_000)] = None
@@ -72,38 +83,31 @@ class RunsQuery(BaseModel):
     ids: Annotated[list[str], Field(max_length=10_000)] = []
     metric: Annotated[str | None, Field(max_length=250)] = None
     op: Annotated[str | None, Field(pattern="^(>|>=|<|<=|=|!=|exists)$")] = None
-    value: float = 0.0
+    value: float | None = None
 
 
 def _runs_page(request: Request, q: RunsQuery) -> Response:
-    threshold = None
-    if q.metric is not None:
-        validate.key(q.metric, "metric")
-        value = q.value if q.op == "exists" else validate.finite_number(q.value, "value")
-        threshold = (q.metric, q.op or "exists", value)
-    if q.filter:
-        from chachaml import filters
-
-        filters.validate(q.filter)
     page = _page_limit(request, q.limit)
-    built = query.build_query(
-        experiment=q.experiment,
-        status=q.status,
-        name=q.name,
-        parent_run_id=q.parent_run_id,
-        created_by=q.created_by,
-        tags=q.tags or None,
-        filter=q.filter,
-        ids=q.ids or None,
-        metric=threshold,
-        order_by=q.order_by or None,
-        limit=page,
-        offset=q.offset,
-        include_archived=q.include_archived,
+    op = None if q.op == "exists" else q.op
+    value = None if q.metric is None or op is None else q.value
+    args: dict[str, Any] = {
+        "experiment": q.experiment,
+        "status": q.status,
+        "name": q.name,
+        "parent_run_id": q.parent_run_id,
+        "created_by": q.created_by,
+        "tags": q.tags or None,
+        "ids": q.ids or None,
+        "metric": q.metric,
+        "op": op,
+        "value": value,
+        "include_archived": q.include_archived,
+        "store": store_of(request),
+    }
+    found = query.search_runs(
+        q.filter, order_by=q.order_by or None, limit=page, offset=q.offset, **args
     )
-    st = query.resolve(store_of(request))
-    found = st.meta.list_runs(built)
-    total = st.meta.count_runs(built._replace(limit=None, offset=0)) if q.count else None
+    total = query.count_runs(q.filter, **args) if q.count else None
     body = {"runs": found, "count": total, "limit": page, "offset": q.offset}
     return json_response(request, body)
 
@@ -111,7 +115,7 @@ def _runs_page(request: Request, q: RunsQuery) -> Response:
 @router.get("/api/runs", dependencies=[READ], tags=["runs"])
 def list_runs(
     request: Request,
-    experiment: Text = None,
+    experiment: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
     status: Text = None,
     name: Text = None,
     parent_run_id: Text = None,
@@ -126,14 +130,20 @@ def list_runs(
     ids: Annotated[list[str], Query(max_length=1000)] = [],  # noqa: B006
     metric: Annotated[str | None, Query(max_length=250)] = None,
     op: Annotated[str | None, Query(pattern="^(>|>=|<|<=|=|!=|exists)$")] = None,
-    value: float = 0.0,
+    value: float | None = None,
 ) -> Response:
-    """Run summaries (newest first unless ``order_by``) with optional total ``count``.
+    """Run summaries (newest first unless ``order_by``) with optional total ``count``: the
+    listing of ``ml.search_runs``, with the same arguments and the same order.
 
-    ``metric``/``op``/``value`` is the threshold form (latest value; ``op=exists`` for runs that
-    logged the metric); ``ids`` restricts to those runs."""
+    ``metric``/``op``/``value`` is the threshold form (latest value); ``metric`` alone (or
+    ``op=exists``) lists the runs that logged it, highest latest value first. ``ids``
+    restricts to those runs; ``experiment`` may repeat."""
     q = RunsQuery.model_construct(
-        experiment=experiment,
+        experiment=None
+        if not experiment
+        else experiment[0]
+        if len(experiment) == 1
+        else experiment,
         status=status,
         name=name,
         parent_run_id=parent_run_id,
@@ -163,10 +173,7 @@ def query_runs(request: Request, body: RunsQuery) -> Response:
 @router.get("/api/runs/{run_id}", dependencies=[READ], tags=["runs"])
 def get_run(request: Request, run_id: str) -> Response:
     """One run: params, latest metrics, tags, datasets, children, env, note."""
-    found = query.get_run(run_id, store=store_of(request))
-    if found is None:
-        raise NotFound(f"run {run_id!r} does not exist")
-    return json_response(request, found)
+    return json_response(request, query.get_run(run_id, store=store_of(request)))
 
 
 @router.get("/api/runs/{run_id}/metrics/history", dependencies=[READ], tags=["runs"])
@@ -180,7 +187,7 @@ def metric_history(
     """Points of one metric in step order, downsampled to ``max_points`` (default 2,000) keeping
     each bucket's min and max (spikes stay); ``raw=true`` returns every point."""
     st = store_of(request)
-    query._require(validate.run_id(run_id), query.resolve(st))
+    query.get_run(run_id, store=st)  # NotFound for an unknown run (an empty history otherwise)
     limit = None if raw else (max_points or settings_of(request).default_history_points)
     points = query.metric_history(run_id, key, limit, store=st)
     return json_response(request, {"run_id": run_id, "key": key, "points": points})
@@ -188,16 +195,12 @@ def metric_history(
 
 @router.get("/api/runs/{run_id}/tags", dependencies=[READ], tags=["runs"])
 def get_tags(request: Request, run_id: str) -> Response:
-    st = store_of(request)
-    query._require(validate.run_id(run_id), query.resolve(st))
-    return json_response(request, annotate.get_tags(run_id, store=st))
+    return json_response(request, query.get_tags(run_id, store=store_of(request)))
 
 
 @router.get("/api/runs/{run_id}/datasets", dependencies=[READ], tags=["runs"])
 def get_datasets(request: Request, run_id: str) -> Response:
-    st = store_of(request)
-    query._require(validate.run_id(run_id), query.resolve(st))
-    return json_response(request, annotate.get_datasets(run_id, store=st))
+    return json_response(request, query.get_datasets(run_id, store=store_of(request)))
 
 
 @router.get("/api/runs/{run_id}/artifacts", dependencies=[READ], tags=["artifacts"])
@@ -215,9 +218,7 @@ def artifact_info(request: Request, run_id: str, name: str) -> Response:
 def download_artifact(request: Request, run_id: str, name: str) -> Response:
     """The artifact's bytes, streamed, with its content type. Anything a browser could run
     (HTML, SVG, ...) is sent as an attachment and sandboxed."""
-    st = store_of(request)
-    row = artifact_api.get_artifact(run_id, names.validate(name), store=st)
-    stream = st.artifacts.open(row["path"])
+    row, stream = artifact_api.open_artifact(run_id, name, store=store_of(request))
 
     def chunks() -> Iterator[bytes]:
         with stream:
@@ -249,7 +250,7 @@ def compare(request: Request, ids: Ids) -> Response:
         raise InvalidInput("compare needs at least one ids=<run id>")
     if len(ids) > 100:
         raise InvalidInput("compare takes at most 100 runs")
-    return json_response(request, query.compare_runs(ids, store=store_of(request)))
+    return json_response(request, comparison.compare_runs(ids, store=store_of(request)))
 
 
 @router.get("/api/search", dependencies=[READ], tags=["runs"])
@@ -287,9 +288,11 @@ def best(
     metric: Annotated[str, Query(max_length=250)],
     experiment: Text = None,
     direction: Annotated[str, Query(pattern="^(max|min)$")] = "max",
+    by: Annotated[str, Query(pattern="^(last|max|min)$")] = "last",
 ) -> Response:
-    """The best run by its max (or min) of ``metric``; ``null`` when no run has it."""
-    found = query.best_run(metric, experiment, direction, store=store_of(request))
+    """The run with the highest (or lowest) latest value of ``metric`` (``by=max``/``min``:
+    its maximum/minimum over steps); ``null`` when no run has it."""
+    found = query.best_run(metric, experiment, direction, by=by, store=store_of(request))
     return json_response(request, found)
 
 
@@ -305,11 +308,7 @@ def export(
     include_archived: bool = False,
 ) -> Response:
     """Flat rows (run columns, params, latest metrics) as JSON or CSV."""
-    if filter:
-        from chachaml import filters
-
-        filters.validate(filter)
-    rows = query.export_runs(
+    rows = exporting.export_runs(
         experiment,
         status,
         filter,
@@ -320,7 +319,7 @@ def export(
     )
     if format == "csv":
         return Response(
-            query.export_csv(rows).encode("utf-8"),
+            exporting.export_csv(rows).encode("utf-8"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="runs.csv"'},
         )
@@ -362,17 +361,12 @@ def model_version(
 @router.get("/api/models/{name}/stages/{stage}", dependencies=[READ], tags=["models"])
 def model_in_stage(request: Request, name: str, stage: str) -> Response:
     """The newest version currently in ``stage`` (``null`` if none)."""
-    st = query.resolve(store_of(request))
-    checked = registry._stage(stage)
-    return json_response(
-        request, st.meta.model_version_in_stage(registry._model_name(name), checked)
-    )
+    return json_response(request, registry.version_in_stage(name, stage, store=store_of(request)))
 
 
 @router.get("/api/models/{name}/history", dependencies=[READ], tags=["models"])
 def model_history(request: Request, name: str) -> Response:
-    st = query.resolve(store_of(request))
-    return json_response(request, st.meta.model_stage_history(registry._model_name(name)))
+    return json_response(request, registry.stage_history(name, store=store_of(request)))
 
 
 @router.get("/api/models/{name}/diff", dependencies=[READ], tags=["models"])
@@ -389,46 +383,36 @@ def model_diff(
 @router.get("/api/store/info", dependencies=[READ], tags=["store"])
 def store_info(request: Request, integrity: bool = False) -> Response:
     """Applied schema migrations and, with ``integrity=true``, the backend's integrity check."""
-    st = query.resolve(store_of(request))
-    body: dict[str, Any] = {"migrations": st.meta.applied_migrations()}
-    if integrity:
-        body["integrity"] = st.meta.integrity_check()
-    return json_response(request, body)
+    return json_response(request, health.store_info(store_of(request), integrity=integrity))
 
 
 @router.get("/api/store/params", dependencies=[READ], tags=["store"])
 def params_of(request: Request, ids: Ids) -> Response:
     """JSON text of each run's params, by run id."""
-    st = query.resolve(store_of(request))
-    return json_response(request, st.meta.params_of(_ids(ids)))
+    return json_response(request, query.params_json(ids, store=store_of(request)))
 
 
 @router.get("/api/store/metric-summaries", dependencies=[READ], tags=["store"])
 def metric_summaries(request: Request, ids: Ids) -> Response:
-    st = query.resolve(store_of(request))
-    return json_response(request, st.meta.metric_summaries(_ids(ids)))
+    return json_response(request, query.metric_summaries(ids, store=store_of(request)))
 
 
 @router.get("/api/store/model-versions-of-runs", dependencies=[READ], tags=["store"])
 def model_versions_of_runs(request: Request, ids: Ids) -> Response:
-    st = query.resolve(store_of(request))
-    return json_response(request, st.meta.model_versions_of_runs(_ids(ids)))
+    return json_response(request, registry.versions_of_runs(ids, store=store_of(request)))
 
 
 @router.get("/api/store/archived-run-ids", dependencies=[READ], tags=["store"])
 def archived_run_ids(request: Request) -> Response:
-    st = query.resolve(store_of(request))
-    return json_response(request, st.meta.archived_run_ids())
+    return json_response(request, cleanup.archived_run_ids(store=store_of(request)))
 
 
 @router.get("/api/store/artifact-paths", dependencies=[READ], tags=["store"])
 def artifact_paths(request: Request) -> Response:
-    st = query.resolve(store_of(request))
-    return json_response(request, st.meta.artifact_paths())
+    return json_response(request, artifact_api.artifact_paths(store=store_of(request)))
 
 
 @router.get("/api/store/artifact-objects", dependencies=[READ], tags=["store"])
 def artifact_objects(request: Request) -> Response:
     """Every committed object in the server's artifact store (``key``, ``size``, ``modified``)."""
-    st = store_of(request)
-    return json_response(request, [o._asdict() for o in st.artifacts.iter_keys()])
+    return json_response(request, artifact_api.stored_objects(store=store_of(request)))

@@ -3,21 +3,20 @@ route calls a service function (``runs_api``, ``annotate``, ``registry``, ``arti
 
 from __future__ import annotations
 
-import tempfile
 from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Header, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chachaml import annotate, artifact_api, query, registry, runs_api, validate
+from chachaml import annotate, artifact_api, registry, runs_api, validate
 from chachaml.artifacts import formats, names
-from chachaml.artifacts.protocol import ArtifactWriter
 from chachaml.errors import InvalidInput
+from chachaml.server import bodies
 from chachaml.server.auth import WRITE
-from chachaml.server.deps import IdempotencyCache, settings_of, store_of
+from chachaml.server.deps import IdempotencyHeader, check_key, idempotent, settings_of, store_of
 from chachaml.server.encoding import json_response
 from chachaml.server.errors import BodyTooLarge
 
@@ -27,8 +26,10 @@ router = APIRouter()
 
 Name = Annotated[str, Field(max_length=250)]
 Int64 = Annotated[int, Field(ge=validate.INT64_MIN, le=validate.INT64_MAX)]
-# Metric values: numbers, or "NaN"/"Infinity"/"-Infinity" (pydantic parses those strings).
-Value = float | Literal["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"]
+# Metric values: JSON numbers (also the bare NaN/Infinity tokens), or exactly the strings "NaN",
+# "Infinity" and "-Infinity". Strict: booleans and numeric strings ("1.5") are refused (422),
+# as the Python API refuses them.
+Value = Annotated[float, Strict()] | Literal["NaN", "Infinity", "-Infinity"]
 
 
 class _Body(BaseModel):
@@ -127,21 +128,28 @@ class Description(_Body):
 
 # -- runs ------------------------------------------------------------------------------------
 @router.post("/api/runs", dependencies=[WRITE], tags=["runs"], status_code=201)
-def create_run(request: Request, body: CreateRun) -> Response:
-    """Start a run (status ``running``); returns the run dict with its ``id``."""
-    run = runs_api.create_run(
-        experiment=body.experiment,
-        name=body.name,
-        tags=body.tags,
-        parent_run_id=body.parent_run_id,
-        created_by=body.created_by,
-        run_id=body.id,
-        start_time=body.start_time,
-        env=body.env,
-        host=body.host,
-        pid=body.pid,
-        store=store_of(request),
-    )
+def create_run(
+    request: Request, body: CreateRun, idempotency_key: IdempotencyHeader = None
+) -> Response:
+    """Start a run (status ``running``); returns the run dict with its ``id``. A retry with the
+    same ``Idempotency-Key`` gets the first answer (one run, not two)."""
+
+    def apply() -> Any:
+        return runs_api.create_run(
+            experiment=body.experiment,
+            name=body.name,
+            tags=body.tags,
+            parent_run_id=body.parent_run_id,
+            created_by=body.created_by,
+            run_id=body.id,
+            start_time=body.start_time,
+            env=body.env,
+            host=body.host,
+            pid=body.pid,
+            store=store_of(request),
+        )
+
+    run, _ = idempotent(request, idempotency_key, body, apply)
     return json_response(request, run, 201)
 
 
@@ -166,9 +174,16 @@ def delete_run(request: Request, run_id: str, force: bool = False) -> Response:
 
 
 @router.post("/api/runs/archive", dependencies=[WRITE], tags=["runs"])
-def archive(request: Request, body: Archive) -> Response:
-    n = runs_api.archive_before(body.before_ms, body.experiment, store=store_of(request))
-    return json_response(request, {"archived": n})
+def archive(request: Request, body: Archive, idempotency_key: IdempotencyHeader = None) -> Response:
+    """Archive finished runs that ended before ``before_ms``; a retry with the same
+    ``Idempotency-Key`` gets the first count back."""
+
+    def apply() -> dict[str, int]:
+        n = runs_api.archive_before(body.before_ms, body.experiment, store=store_of(request))
+        return {"archived": n}
+
+    result, _ = idempotent(request, idempotency_key, body, apply)
+    return json_response(request, result)
 
 
 @router.post("/api/heartbeat", dependencies=[WRITE], tags=["runs"])
@@ -191,23 +206,36 @@ def set_tags(request: Request, run_id: str, body: Tags) -> Response:
 
 
 @router.delete("/api/runs/{run_id}/tags/{key}", dependencies=[WRITE], tags=["runs"])
-def delete_tag(request: Request, run_id: str, key: str) -> Response:
-    st = store_of(request)
-    query._require(validate.run_id(run_id), query.resolve(st))
-    return json_response(request, {"removed": annotate.remove_tag(run_id, key, store=st)})
+def delete_tag(
+    request: Request, run_id: str, key: str, idempotency_key: IdempotencyHeader = None
+) -> Response:
+    """Remove a tag; ``removed`` says whether it existed (a retry with the same
+    ``Idempotency-Key`` gets the first answer)."""
+
+    def apply() -> dict[str, bool]:
+        return {"removed": runs_api.remove_tag(run_id, key, store=store_of(request))}
+
+    result, _ = idempotent(request, idempotency_key, None, apply)
+    return json_response(request, result)
 
 
 @router.put("/api/runs/{run_id}/note", dependencies=[WRITE], tags=["runs"])
 def set_note(request: Request, run_id: str, body: Note) -> Response:
-    st = store_of(request)
-    query._require(validate.run_id(run_id), query.resolve(st))
-    annotate.set_note(run_id, body.note, store=st)
+    runs_api.set_note(run_id, body.note, store=store_of(request))
     return json_response(request, {"ok": True})
 
 
 @router.post("/api/runs/{run_id}/datasets", dependencies=[WRITE], tags=["runs"], status_code=201)
-def log_dataset(request: Request, run_id: str, body: Dataset) -> Response:
-    row = runs_api.log_dataset(run_id, body.model_dump(), store=store_of(request))
+def log_dataset(
+    request: Request, run_id: str, body: Dataset, idempotency_key: IdempotencyHeader = None
+) -> Response:
+    """Record a dataset row; a retry with the same ``Idempotency-Key`` adds no second row."""
+    row, _ = idempotent(
+        request,
+        idempotency_key,
+        body,
+        lambda: runs_api.log_dataset(run_id, body.model_dump(), store=store_of(request)),
+    )
     return json_response(request, row, 201)
 
 
@@ -236,22 +264,14 @@ def _points(
 
 def _log_batch(request: Request, batch: MetricBatch, run_id: str | None, header: str | None) -> Any:
     settings = settings_of(request)
-    key = header or batch.idempotency_key
-    if key is not None and not 0 < len(key) <= 200:
-        raise InvalidInput("Idempotency-Key must be 1 to 200 characters")
+    key = check_key(header or batch.idempotency_key)
     points = _points(batch, run_id, settings.max_batch_points)
-    cache: IdempotencyCache = request.app.state.idempotency
-    if key is None:
-        n = runs_api.log_metric_batch(points, store=store_of(request))
-        return {"stored": n, "replayed": False}
-    with cache.key_lock(key):
-        seen = cache.get(key)
-        if seen is not None:
-            return {**seen, "replayed": True}
-        n = runs_api.log_metric_batch(points, store=store_of(request))
-        result = {"stored": n, "replayed": False}
-        cache.put(key, result)
-        return result
+
+    def apply() -> dict[str, Any]:
+        return {"stored": runs_api.log_metric_batch(points, store=store_of(request))}
+
+    result, replayed = idempotent(request, key, batch, apply)
+    return {**result, "replayed": replayed}
 
 
 @router.post("/api/runs/{run_id}/metrics", dependencies=[WRITE], tags=["metrics"])
@@ -288,52 +308,35 @@ async def upload_artifact(
     format: Annotated[str, Query(max_length=20)] = "file",
     content_type: Annotated[str | None, Query(max_length=255)] = None,
 ) -> Response:
-    """Store the raw request body (streamed, capped) as artifact ``name``; never overwrites
-    (``409 already_exists``). The MIME type is ``content_type``, else the request's
-    ``Content-Type`` unless it is ``application/octet-stream``, else guessed."""
+    """Store the raw request body (streamed to the artifact store, capped) as artifact
+    ``name``; never overwrites (``409 already_exists``). The MIME type is ``content_type``,
+    else the request's ``Content-Type`` unless it is ``application/octet-stream``, else
+    guessed. Nothing is stored when the body is refused, stalls or the client goes away."""
     run_id = validate.run_id(run_id)
     name = names.validate(name)
     fmt = "file" if format == "file" else formats.check_format(format)
+    header_type = request.headers.get("content-type")
+    if content_type is None and header_type and header_type != "application/octet-stream":
+        content_type = header_type
+    ctype = None if content_type is None else artifact_api.check_content_type(content_type)
     cap = settings_of(request).max_artifact_bytes
     st = store_of(request)
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    # Checked before a byte of the body is read: the run exists and the name is free.
+    writer = await anyio.to_thread.run_sync(artifact_api.begin_artifact, st, run_id, name)
     try:
-        size = 0
-        head = b""
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise BodyTooLarge(f"artifact is over the upload cap of {cap} bytes")
-            if len(head) < 512:
-                head += chunk[: 512 - len(head)]
-            spool.write(chunk)
-        header_type = request.headers.get("content-type")
-        if content_type is None and header_type and header_type != "application/octet-stream":
-            content_type = header_type
-        if content_type is None:
+        head = await bodies.stream_into_writer(request, writer, cap)
+        if ctype is None:
             ctype = (
                 formats.CONTENT_TYPES[fmt]
                 if fmt != "file"
                 else artifact_api.guess_content_type(name, head)
             )
-        else:
-            ctype = artifact_api._content_type(content_type)
-        spool.seek(0)
-
-        def fill(sink: ArtifactWriter) -> None:
-            while True:
-                block = spool.read(1024 * 1024)
-                if not block:
-                    return
-                sink.write(block)
-
-        def write() -> dict[str, Any]:
-            query._require(run_id, query.resolve(st))
-            return artifact_api.write_artifact(st, run_id, name, fmt, ctype, fill)
-
-        row = await anyio.to_thread.run_sync(write)
+        row = await anyio.to_thread.run_sync(
+            artifact_api.commit_artifact, st, writer, run_id, name, fmt, ctype
+        )
     finally:
-        spool.close()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(writer.discard)  # no-op after a commit
     return json_response(request, row, 201)
 
 
@@ -348,10 +351,18 @@ def create_experiment(request: Request, body: Experiment) -> Response:
 
 
 @router.post("/api/models/{name}/versions", dependencies=[WRITE], tags=["models"], status_code=201)
-def register_model(request: Request, name: str, body: Register) -> Response:
-    """Register an artifact of a run as the next version of model ``name``."""
-    row = registry.register_model(
-        name, body.artifact, body.run_id, body.stage, body.description, store=store_of(request)
+def register_model(
+    request: Request, name: str, body: Register, idempotency_key: IdempotencyHeader = None
+) -> Response:
+    """Register an artifact of a run as the next version of model ``name``. A retry with the
+    same ``Idempotency-Key`` gets the first version back instead of creating another."""
+    row, _ = idempotent(
+        request,
+        idempotency_key,
+        body,
+        lambda: registry.register_model(
+            name, body.artifact, body.run_id, body.stage, body.description, store=store_of(request)
+        ),
     )
     return json_response(request, row, 201)
 

@@ -17,14 +17,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import chachaml
 from chachaml.server import api_blobs, api_read, api_write
+from chachaml.server.bodies import Budget, json_problem, receive_with_timeout
 from chachaml.server.deps import IdempotencyCache
-from chachaml.server.errors import error_response, install_handlers
-from chachaml.server.settings import Settings
+from chachaml.server.errors import (
+    BodyTimeout,
+    BodyTooLarge,
+    Redactor,
+    ServerBusy,
+    error_response,
+    install_handlers,
+)
+from chachaml.server.settings import Settings, host_name
 from chachaml.store import Store, open_store
 
 __all__ = ["create_app"]
 
 _JSON_TYPES = ("application/json",)
+_BODYLESS = ("GET", "HEAD", "OPTIONS")
 
 
 def _is_upload(scope: Scope) -> bool:
@@ -34,16 +43,52 @@ def _is_upload(scope: Scope) -> bool:
     )
 
 
+def _host_of(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    return None
+
+
 class _Limits:
-    """Refuses oversize bodies (413) and non-JSON bodies on JSON routes (415), before the app
-    parses anything. Uploads get the artifact cap and any content type."""
+    """Before the app sees a request: refuses ``Host`` names not served (400, DNS rebinding),
+    oversize bodies (413), non-JSON bodies on JSON routes (415) and bodies that stall (408).
+    A JSON body is read here whole, within the app's in-memory body :class:`~.bodies.Budget`,
+    and refused (422) when nested too deep or holding NUL or lone surrogates; uploads get the
+    artifact cap, any content type, and stream on to their route."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self.any_host = "*" in settings.allowed_hosts
+        self.hosts = settings.allowed_hosts
+        self.budget = Budget(settings.max_inflight_body_bytes)
+
+    def _host_ok(self, scope: Scope) -> bool:
+        host = _host_of(scope)
+        if host is None:
+            return False
+        if host in self.hosts:  # the common case, exactly as sent
+            return True
+        return host_name(host) in self.hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if not self.any_host and not self._host_ok(scope):
+            if scope["type"] == "http":
+                await error_response(
+                    400,
+                    "bad_host",
+                    "this server does not serve that Host name (start it with --allowed-host "
+                    "NAME to add one)",
+                    close=True,
+                )(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http" or scope["method"] in _BODYLESS:
             await self.app(scope, receive, send)
             return
         upload = _is_upload(scope)
@@ -52,36 +97,101 @@ class _Limits:
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
-                await error_response(400, "bad_request", "invalid Content-Length")(
+                await error_response(400, "bad_request", "invalid Content-Length", close=True)(
                     scope, receive, send
                 )
                 return
             if int(length) > cap:
-                await error_response(413, "too_large", f"request body is over {cap} bytes")(
-                    scope, receive, send
-                )
+                await error_response(
+                    413, "too_large", f"request body is over {cap} bytes", close=True
+                )(scope, receive, send)
                 return
         ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         has_body = length not in (None, "0") or "transfer-encoding" in headers
         if not upload and has_body and ctype not in _JSON_TYPES:
             await error_response(
-                415, "unsupported_media_type", "request bodies must be application/json"
+                415,
+                "unsupported_media_type",
+                "request bodies must be application/json",
+                close=True,
             )(scope, receive, send)
             return
+        if upload:
+            await self.app(scope, self._limited(receive, cap), send)
+        elif has_body:
+            await self._json(scope, receive, send, cap, None if length is None else int(length))
+        else:
+            await self.app(scope, receive, send)
+
+    def _limited(self, receive: Receive, cap: int) -> Receive:
+        """``receive`` with the stall timeout and the cap (for streamed uploads)."""
+        timeout = self.settings.body_timeout
         seen = 0
 
         async def limited() -> Message:
             nonlocal seen
-            message = await receive()
+            message = await receive_with_timeout(receive, timeout)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > cap:
-                    from chachaml.server.errors import BodyTooLarge
-
                     raise BodyTooLarge(f"request body is over {cap} bytes")
             return message
 
-        await self.app(scope, limited, send)
+        return limited
+
+    async def _json(
+        self, scope: Scope, receive: Receive, send: Send, cap: int, length: int | None
+    ) -> None:
+        """Read a JSON body whole (within the budget), check it, then hand it to the app."""
+        try:
+            reserved = await self.budget.acquire(
+                cap if length is None else length, self.settings.body_timeout
+            )
+        except ServerBusy as exc:
+            await error_response(503, exc.code, exc.message, close=True)(scope, receive, send)
+            return
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            more = True
+            while more:
+                try:
+                    message = await receive_with_timeout(receive, self.settings.body_timeout)
+                except BodyTimeout as exc:
+                    await error_response(408, exc.code, exc.message, close=True)(
+                        scope, receive, send
+                    )
+                    return
+                if message["type"] == "http.disconnect":
+                    return  # nobody to answer; nothing was done
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > cap:
+                    await error_response(
+                        413, "too_large", f"request body is over {cap} bytes", close=True
+                    )(scope, receive, send)
+                    return
+                if chunk:
+                    chunks.append(chunk)
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+            del chunks
+            problem = json_problem(body)
+            if problem is not None:
+                await error_response(422, "invalid_input", problem)(scope, receive, send)
+                return
+            delivered = False
+
+            async def replay() -> Message:
+                nonlocal delivered
+                if not delivered:
+                    delivered = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send)
+        finally:
+            self.budget.release(reserved)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
@@ -102,9 +212,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         title="chachaml",
         version=chachaml.__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # No Swagger UI/ReDoc pages: they load scripts from a CDN (the server makes and causes
+        # no requests to other origins); the schema stays at /api/openapi.json.
+        docs_url=None,
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
         description=(
             "JSON read/write API of a chachaml store. Errors are "
@@ -115,7 +227,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.store = (
         store if store is not None else open_store(settings.store_url, settings.artifacts_url)
     )
-    app.state.idempotency = IdempotencyCache(settings.idempotency_keys)
+    app.state.idempotency = IdempotencyCache(
+        settings.idempotency_keys, settings.idempotency_ttl_seconds
+    )
+    st: Store = app.state.store
+    app.state.redact = Redactor(
+        {
+            "<store>": [settings.store_url, st.url],
+            "<artifacts>": [settings.artifacts_url, st.artifacts_url],
+        }
+    )
     install_handlers(app)
     app.include_router(api_read.router)
     app.include_router(api_write.router)

@@ -17,8 +17,9 @@ from chachaml.server.settings import hash_token
 
 __all__ = ["PUBLIC", "PUBLIC_PATHS", "READ", "WRITE", "iter_routes", "route_permission"]
 
-#: Framework routes without a dependency list (schema, docs): readable by anyone.
-PUBLIC_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"})
+#: Framework routes without a dependency list (the OpenAPI schema): readable by anyone. There is
+#: no Swagger UI/ReDoc page (they load assets from a CDN).
+PUBLIC_PATHS = frozenset({"/api/openapi.json"})
 
 
 def _scope_of(request: Request) -> str | None:

@@ -16,14 +16,22 @@ from chachaml import config
 from chachaml.artifacts.protocol import ArtifactStore
 from chachaml.errors import InvalidInput, StoreUnavailable
 from chachaml.store.protocol import MetadataStore, NewRun, RunQuery
-from chachaml.writer import MetricWriter
+from chachaml.store.writer import MetricWriter
 
-__all__ = ["MetadataStore", "NewRun", "RunQuery", "Store", "open_store", "resolve_urls"]
+__all__ = [
+    "MetadataStore",
+    "NewRun",
+    "RunQuery",
+    "Store",
+    "open_store",
+    "resolve_urls",
+    "sqlite_path",
+]
 
 DEFAULT_DB = "chachaml.db"
 
 
-def _sqlite_path(url: str) -> str | None:
+def sqlite_path(url: str) -> str | None:
     """The file path of a SQLite URL or bare path; None if ``url`` is another scheme."""
     if url.startswith("sqlite://"):
         rest = url[len("sqlite://") :]
@@ -147,7 +155,7 @@ def open_store(url: str | None = None, artifacts: str | None = None) -> Store:
     if url is not None and not isinstance(url, str):
         raise InvalidInput(f"store URL must be a string, got {type(url).__name__}")
     url, artifacts = resolve_urls(url, artifacts)
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is None and url.startswith(("postgresql://", "postgres://")):
         return _open_postgres(url, artifacts)
     if path is None and url.startswith(("http://", "https://")):

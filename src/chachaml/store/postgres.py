@@ -36,6 +36,7 @@ from chachaml.store.sqlbase import SQLStoreBase
 from chachaml.store.sqlconn import Conn, IntegrityError, PgConnection
 
 _REGISTER_ATTEMPTS = 5
+PROBE_TIMEOUT = 5  # seconds to reach the server when a store is opened
 
 # Pools inherited over fork() must not be used or closed by the child (closing would end the
 # parent's sessions on the shared sockets); the child drops them here and opens its own.
@@ -98,6 +99,16 @@ class PostgresStore(SQLStoreBase):
         # How long to wait for a connection (also while the server restarts), and pool size.
         timeout = config.get("CHACHAML_PG_TIMEOUT")
         pool_max = int(config.get("CHACHAML_PG_POOL_MAX"))
+        # One direct connection first: an unreachable server fails in seconds with one clear
+        # line, instead of the pool retrying (and logging) until its timeout.
+        try:
+            with psycopg.connect(
+                self._conninfo, connect_timeout=max(1, min(int(timeout), PROBE_TIMEOUT))
+            ) as probe:
+                self._migrate(probe)
+        except (psycopg.Error, OSError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable(f"cannot open PostgreSQL store {self.url}: {reason}") from exc
         pool = ConnectionPool(
             self._conninfo,
             min_size=1,
@@ -110,8 +121,6 @@ class PostgresStore(SQLStoreBase):
         )
         try:
             pool.open(wait=True, timeout=timeout)
-            with pool.connection() as raw:
-                self._migrate(raw)
         except (psycopg.Error, OSError, Exception) as exc:
             pool.close()
             raise StoreUnavailable(f"cannot open PostgreSQL store {self.url}: {exc}") from exc

@@ -24,7 +24,7 @@ class RunQuery(NamedTuple):
     ``(field, descending)`` pairs where field is a run attribute or ``metrics.<key>``.
     """
 
-    experiment: str | None = None
+    experiment: str | Sequence[str] | None = None  # a name, or any of several names
     status: str | None = None
     name: str | None = None
     parent_run_id: str | None = None
@@ -137,9 +137,12 @@ class MetadataStore(Protocol):
         that many, keeping each step range's min and max point and the first and last point."""
 
     def best_run(
-        self, key: str, experiment: str | None, direction: str
+        self, key: str, experiment: str | None, direction: str, by: str = "last"
     ) -> tuple[str, float, int] | None:
-        """``(run_id, value, step)`` of the best live run by its max (or min) of ``key``."""
+        """``(run_id, value, step)`` of the best live run: the highest (``direction="max"``)
+        or lowest value of ``key``, where a run's value is its latest (``by="last"``), its
+        maximum (``"max"``) or its minimum (``"min"``); NaN never wins; of equal values the
+        newest run wins."""
 
     # -- experiments ----------------------------------------------------------------------
     def upsert_experiment(

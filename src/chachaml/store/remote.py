@@ -7,7 +7,9 @@ never fail because the server is away: a batch that cannot be delivered is appen
 SQLite *outbox* (``$CHACHAML_OUTBOX_DIR`` or ``~/.cache/chachaml``, one file per server URL) and
 sent, oldest first, before the next batch (or by ``chachaml sync``). Each batch keeps the
 idempotency key it was created with, and points are upserts on ``(run, key, step)``, so a batch
-delivered twice is stored once. Bearer token: ``CHACHAML_TOKEN``.
+delivered twice is stored once. Every other write carries an idempotency key too (shared by its
+retries, see :mod:`chachaml.httpclient`): a model version, dataset row or artifact row whose
+answer was lost is created once. Bearer token: ``CHACHAML_TOKEN``.
 
 This module is a storage layer: it knows the HTTP API, not the server's code.
 """
@@ -24,7 +26,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from chachaml.artifacts.remote import RemoteArtifactStore
-from chachaml.errors import AlreadyExists, ChachamlError, InvalidInput, StoreUnavailable
+from chachaml.errors import (
+    AlreadyExists,
+    ChachamlError,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+)
 from chachaml.httpclient import Http, Unreachable, quote_name, quote_part
 from chachaml.store.outbox import Outbox, outbox_path
 from chachaml.store.protocol import MetricPoint, NewArtifact, NewRun, RunDict, RunQuery
@@ -287,9 +295,9 @@ class RemoteMetadataStore:
         return [(int(p["step"]), float(p["value"]), int(p["timestamp"])) for p in found["points"]]
 
     def best_run(
-        self, key: str, experiment: str | None, direction: str
+        self, key: str, experiment: str | None, direction: str, by: str = "last"
     ) -> tuple[str, float, int] | None:
-        params = {"metric": key, "direction": direction}
+        params = {"metric": key, "direction": direction, "by": by}
         if experiment is not None:
             params["experiment"] = experiment
         found = self.http.send("GET", "/api/best", params=params)
@@ -317,8 +325,9 @@ class RemoteMetadataStore:
 
     def delete_run(self, run_id: str, force: bool = False) -> list[str]:
         # The server deletes the bytes too, so there is nothing left for the caller to remove.
+        # A retry that finds the run gone after a lost answer: the lost attempt deleted it.
         params = {"force": "true"} if force else None
-        self.http.send("DELETE", f"/api/runs/{_q(run_id)}", params=params)
+        self.http.send("DELETE", f"/api/runs/{_q(run_id)}", params=params, lost_ok=(NotFound,))
         return []
 
     # -- artifacts -------------------------------------------------------------------------------

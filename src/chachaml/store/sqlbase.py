@@ -337,10 +337,10 @@ class SQLStoreBase:
             return sqlmetrics.history(conn, run_id, key, max_points)
 
     def best_run(
-        self, key: str, experiment: str | None, direction: str
+        self, key: str, experiment: str | None, direction: str, by: str = "last"
     ) -> tuple[str, float, int] | None:
         with self._read() as conn:
-            return sqlmetrics.best(conn, key, experiment, direction)
+            return sqlmetrics.best(conn, key, experiment, direction, by)
 
     # -- experiments ------------------------------------------------------------------------
     def upsert_experiment(

@@ -80,6 +80,11 @@ class SQLiteStore(SQLStoreBase):
             conn.execute(f"PRAGMA synchronous = {sync}")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        except OSError as exc:  # e.g. the folder cannot be created
+            reason = exc.strerror or type(exc).__name__
+            raise StoreUnavailable(
+                f"cannot open SQLite database {self.path!r}: {reason} ({exc.filename})"
+            ) from exc
         return conn
 
     def _check_fork(self) -> None:

@@ -277,15 +277,20 @@ def _downsampled(conn: Conn, sid: int, count: int, max_points: int) -> list[tupl
     return [(step, sqlquery.nan_if_null(value), ts) for step, value, ts in points]
 
 
+_BEST_COLUMNS = {
+    "last": ("last_value", "last_step"),
+    "max": ("max_value", "max_step"),
+    "min": ("min_value", "min_step"),
+}
+
+
 def best(
-    conn: Conn, key: str, experiment: str | None, direction: str
+    conn: Conn, key: str, experiment: str | None, direction: str, by: str = "last"
 ) -> tuple[str, float, int] | None:
-    """``(run_id, value, step)`` of the live run with the highest max (or lowest min)."""
-    value_col, step_col, order = (
-        ("min_value", "min_step", "ASC")
-        if direction == "min"
-        else ("max_value", "max_step", "DESC")
-    )
+    """``(run_id, value, step)`` of the live run whose latest (or max, or min) value of ``key``
+    is the highest (or lowest); NULL (NaN) values never win."""
+    value_col, step_col = _BEST_COLUMNS[by]
+    order = "ASC" if direction == "min" else "DESC"
     sql = (
         f"SELECT s.run_id, s.{value_col}, s.{step_col} FROM metric_series s "
         "JOIN runs r ON r.id = s.run_id "
@@ -295,6 +300,6 @@ def best(
     if experiment is not None:
         sql += " AND r.experiment = ?"
         params.append(experiment)
-    sql += f" ORDER BY s.{value_col} {order}, r.start_time ASC LIMIT 1"
+    sql += f" ORDER BY s.{value_col} {order}, r.start_time DESC, r.rowid DESC LIMIT 1"
     row = conn.execute(sql, params).fetchone()
     return None if row is None else (row[0], row[1], row[2])

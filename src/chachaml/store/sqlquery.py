@@ -104,9 +104,12 @@ def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
     params: list[Any] = []
     if not query.include_archived and query.status != "archived":
         conds.append("r.archived = 0")
-    if query.experiment is not None:
+    if isinstance(query.experiment, str):
         conds.append("r.experiment = ?")
         params.append(query.experiment)
+    elif query.experiment is not None:
+        conds.append("r.experiment IN (" + ",".join("?" * len(query.experiment)) + ")")
+        params.extend(query.experiment)
     if query.status is not None:
         sql, extra = status_condition(query.status, query.stale_before)
         conds.append(sql)
