@@ -87,7 +87,7 @@ def test_compare_json_reports_differing_params(db: str) -> None:
     assert code == 0
     result = json.loads(out)
     assert set(result["params"]["differ"]) == {"lr"}
-    assert result["params"]["same"] == {"model": {i: "rf" for i in ids}}
+    assert result["params"]["same"] == {"model": dict.fromkeys(ids, "rf")}
     code, out, _ = invoke("compare", *ids[:2], "--store", db)
     assert code == 0 and "differ" in out
 

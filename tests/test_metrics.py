@@ -10,8 +10,8 @@ import pytest
 
 import chachaml as ml
 from chachaml import tracking
-from chachaml.store import writer
 from chachaml.store import sqlite as sqlite_store
+from chachaml.store import writer
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

@@ -35,9 +35,7 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(storable, inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(storable, inner, max_size=4),
     max_leaves=12,
 )
 metric_values = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(

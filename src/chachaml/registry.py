@@ -227,7 +227,9 @@ def load_model(
 
 
 def diff_versions(name: str, v1: int, v2: int, *, store: Store | None = None) -> dict[str, Any]:
-    """Compare two versions: ``{"model", "versions": [v1, v2], **compare_runs(source runs)}``."""
+    """Compare two versions: ``{"model", "versions": [version dict, version dict], **compare}``
+    where ``compare`` is :func:`chachaml.compare_runs` of their source runs (``run_ids``,
+    ``runs``, ``params``, ``metrics``)."""
     from chachaml import comparison
 
     st = resolve(store)

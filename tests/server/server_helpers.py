@@ -16,5 +16,6 @@ def assert_error(resp: Any, status: int, code: str | None = None) -> None:
     if code is not None:
         assert body["error"]["code"] == code
 
+
 #: The base URL of in-process test clients: a loopback Host, as a browser on this machine sends.
 LOCAL = "http://127.0.0.1"

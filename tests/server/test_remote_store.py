@@ -125,9 +125,8 @@ def test_listing_hundreds_of_explicit_ids_through_the_remote_store(live: LiveSer
 def test_artifact_path_on_a_remote_store_leaves_no_cache_behind_at_exit(
     live: LiveServer, tmp_path: Path
 ) -> None:
-    with ml.store(live.url):
-        with ml.run() as run:
-            ml.log_artifact("notes", "remote bytes", format="text")
+    with ml.store(live.url), ml.run() as run:
+        ml.log_artifact("notes", "remote bytes", format="text")
     script = (
         "import os, sys, chachaml as ml\n"
         f"ml.use_store({live.url!r})\n"

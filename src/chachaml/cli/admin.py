@@ -12,8 +12,14 @@ from chachaml.store import Store
 
 
 @cli.command("archive")
-@click.option("--older-than-days", default=30.0, show_default=True, type=float)
-@click.option("-e", "--experiment")
+@click.option(
+    "--older-than-days",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Archive runs that ended more than this many days ago (0: every finished run).",
+)
+@click.option("-e", "--experiment", help="Only runs of this experiment.")
 @click.option("--delete", is_flag=True, help="Then delete all archived runs.")
 @click.option(
     "--force", is_flag=True, help="With --delete: also delete runs backing model versions."
@@ -31,10 +37,11 @@ def archive_cmd(
 
 
 @cli.command("doctor")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
 def doctor_cmd(store: Store, as_json: bool) -> None:
-    """Check the store (schema, integrity, artifacts) and finalise crashed runs."""
+    """Check the store (schema, integrity, artifacts) and finalise crashed runs; exits 1 when
+    a check fails."""
     from chachaml.health import doctor
 
     report = doctor(store)
@@ -52,7 +59,8 @@ def doctor_cmd(store: Store, as_json: bool) -> None:
 @click.option("--quiet", is_flag=True, help="Print only the closing summary, not the progress.")
 @creating_store_options
 def demo_cmd(store: Store, quiet: bool) -> None:
-    """Track a realistic example workload (numpy logistic regression) into the store."""
+    """Track a realistic example workload (numpy softmax regression: a grid search, 5-fold CV,
+    a registered model) into the store, creating it if needed; needs numpy."""
     from chachaml.demo import run_demo
 
     if quiet:

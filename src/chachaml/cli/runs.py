@@ -37,8 +37,8 @@ def _parse_tags(pairs: tuple[str, ...]) -> dict[str, str] | None:
 @click.option("-m", "--metric", "metrics", multiple=True, help="Add a latest-metric column.")
 @click.option("-f", "--filter", "filter", help="Filter expression, e.g. 'metrics.acc > 0.9'.")
 @click.option("--order-by", help="e.g. 'metrics.accuracy desc' or 'start_time'.")
-@click.option("-n", "--limit", default=50, show_default=True, type=int)
-@click.option("--offset", default=0, type=int)
+@click.option("-n", "--limit", default=50, show_default=True, type=int, help="At most this many.")
+@click.option("--offset", default=0, type=int, help="Skip this many first (paging).")
 @click.option("--all", "include_archived", is_flag=True, help="Include archived runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
@@ -82,7 +82,7 @@ def run_cmd(store: Store, run_id: str, as_json: bool) -> None:
 
 @cli.command("best")
 @click.argument("metric")
-@click.option("-e", "--experiment")
+@click.option("-e", "--experiment", help="Only runs of this experiment.")
 @click.option("--min", "minimize", is_flag=True, help="Lowest value wins (e.g. loss).")
 @click.option(
     "--by",
@@ -91,7 +91,7 @@ def run_cmd(store: Store, run_id: str, as_json: bool) -> None:
     show_default=True,
     help="Rank each run by its latest value, or by its max/min over all steps.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
 def best_cmd(
     store: Store, metric: str, experiment: str | None, minimize: bool, by: str, as_json: bool
@@ -119,7 +119,7 @@ def best_cmd(
 
 @cli.command("compare")
 @click.argument("run_ids", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
 def compare_cmd(store: Store, run_ids: tuple[str, ...], as_json: bool) -> None:
     """Compare params and latest metrics of several runs."""
@@ -132,9 +132,9 @@ def compare_cmd(store: Store, run_ids: tuple[str, ...], as_json: bool) -> None:
 
 @cli.command("search")
 @click.argument("expression")
-@click.option("-e", "--experiment")
-@click.option("-n", "--limit", default=50, show_default=True, type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("-e", "--experiment", help="Only runs of this experiment.")
+@click.option("-n", "--limit", default=50, show_default=True, type=int, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
 def search_cmd(
     store: Store, expression: str, experiment: str | None, limit: int, as_json: bool
@@ -148,8 +148,8 @@ def search_cmd(
 
 
 @cli.command("export")
-@click.option("-e", "--experiment")
-@click.option("-s", "--status")
+@click.option("-e", "--experiment", help="Only runs of this experiment.")
+@click.option("-s", "--status", help="running, completed, failed, killed, crashed or archived.")
 @click.option("-f", "--filter", "filter_", help="Filter expression.")
 @click.option("--csv", "fmt", flag_value="csv", default=True, help="CSV (default).")
 @click.option("--json", "fmt", flag_value="json", help="JSON rows.")
@@ -183,7 +183,7 @@ def export_cmd(
 
 
 @cli.command("experiments")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options
 def experiments_cmd(store: Store, as_json: bool) -> None:
     """List experiments (explicit and used by runs) with run counts and last activity."""
@@ -229,7 +229,13 @@ def tag_cmd(store: Store, run_id: str, key: str, value: str | None, remove: bool
 @cli.command("note")
 @click.argument("run_id")
 @click.argument("text", required=False)
-@click.option("-f", "--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the note from this markdown file.",
+)
 @store_options
 def note_cmd(store: Store, run_id: str, text: str | None, path: Path | None) -> None:
     """Set a run's markdown note from TEXT, a --file, or stdin ("-")."""

@@ -14,7 +14,7 @@ from chachaml.errors import InvalidInput
     "--artifacts", "artifacts_url", envvar="CHACHAML_ARTIFACTS", help="Artifact location."
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--token",
     "tokens",

@@ -191,14 +191,17 @@ class IdempotencyCache:
 
 
 def fingerprint(request: Request, body: BaseModel | None) -> str:
-    """A digest of the canonical request: method, path, sorted query and canonical JSON body
-    (sorted keys), so a re-serialised but equal body matches and any other request does not."""
+    """A digest of the request: method, path, sorted query and the body. With an
+    ``Idempotency-Key`` header the body counts by its exact bytes (hashed as it arrives, so a
+    large metric batch is not re-serialised), as a retry resends them; a key in the JSON body
+    compares the canonical JSON (sorted keys). Any other request does not match."""
+    raw = getattr(request.state, "body_sha256", None)
     canonical = json.dumps(
         [
             request.method,
             request.url.path,
             sorted(request.query_params.multi_items()),
-            None if body is None else body.model_dump(),
+            raw if raw is not None else None if body is None else body.model_dump(),
         ],
         sort_keys=True,
         separators=(",", ":"),
