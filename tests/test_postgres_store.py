@@ -154,6 +154,8 @@ def test_concurrent_openers_of_a_fresh_schema_migrate_once(tmp_path: Path) -> No
         (2, "artifacts_and_registry"),
         (3, "newest_first_indexes"),
         (4, "metric_blocks"),
+        (5, "pipelines"),
+        (6, "alerts"),
     ]
     assert all(r == expected for r in results)
 

@@ -22,6 +22,8 @@ _COMMAND_MODULES = (
     "chachaml.cli.registry",
     "chachaml.cli.server",
     "chachaml.cli.migrate",
+    "chachaml.cli.pipelines",
+    "chachaml.cli.alerts",
 )
 
 for _name in _COMMAND_MODULES:

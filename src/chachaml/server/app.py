@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import chachaml
-from chachaml.server import api_blobs, api_read, api_write
+from chachaml.server import api_alerts, api_blobs, api_pipelines, api_read, api_write
 from chachaml.server.bodies import Budget, json_problem, receive_with_timeout
 from chachaml.server.deps import IdempotencyCache
 from chachaml.server.errors import (
@@ -246,6 +246,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(api_read.router)
     app.include_router(api_write.router)
     app.include_router(api_blobs.router)
+    app.include_router(api_pipelines.router)
+    app.include_router(api_alerts.router)
     app.add_middleware(_Limits, settings=settings)
     return app
 

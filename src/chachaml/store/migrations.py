@@ -227,6 +227,75 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             *backfill("sqlite"),
         ),
     ),
+    Migration(
+        5,
+        "pipelines",
+        # A pipeline is a parent run (its status, with the crash rule, is the pipeline's); each
+        # step that ran is a child run. Steps that never ran (pending, skipped) have no run.
+        (
+            """CREATE TABLE pipelines (
+                id TEXT PRIMARY KEY REFERENCES runs (id),
+                name TEXT NOT NULL,
+                description TEXT,
+                resumed_from TEXT,
+                created_at INTEGER NOT NULL
+            )""",
+            "CREATE INDEX pipelines_by_name ON pipelines (name, created_at)",
+            "CREATE INDEX pipelines_by_created ON pipelines (created_at)",
+            """CREATE TABLE pipeline_steps (
+                pipeline_id TEXT NOT NULL REFERENCES pipelines (id),
+                idx INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN
+                    ('pending', 'running', 'completed', 'failed', 'killed', 'skipped', 'reused')),
+                run_id TEXT REFERENCES runs (id),
+                started_at INTEGER,
+                finished_at INTEGER,
+                error TEXT,
+                result_artifact TEXT,
+                PRIMARY KEY (pipeline_id, idx)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX pipeline_steps_by_run ON pipeline_steps (run_id)",
+        ),
+    ),
+    Migration(
+        6,
+        "alerts",
+        # Rules on a metric's latest value, and one event per (alert, run) that breached one.
+        (
+            """CREATE TABLE alerts (
+                name TEXT PRIMARY KEY,
+                metric TEXT NOT NULL,
+                op TEXT NOT NULL CHECK (op IN
+                    ('>', '>=', '<', '<=', '==', '!=', 'nan', 'missing')),
+                threshold REAL,
+                experiment TEXT,
+                webhook_url TEXT,
+                filter TEXT,
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                last_checked_at INTEGER NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE alert_events (
+                id INTEGER PRIMARY KEY,
+                alert TEXT NOT NULL REFERENCES alerts (name),
+                run_id TEXT NOT NULL REFERENCES runs (id),
+                value REAL,
+                fired_at INTEGER NOT NULL,
+                delivery TEXT NOT NULL CHECK (delivery IN
+                    ('none', 'pending', 'delivered', 'failed')),
+                http_status INTEGER,
+                delivery_error TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                delivered_at INTEGER,
+                UNIQUE (alert, run_id)
+            )""",
+            "CREATE INDEX alert_events_by_alert ON alert_events (alert, id)",
+            "CREATE INDEX alert_events_by_run ON alert_events (run_id)",
+            "CREATE INDEX runs_by_end ON runs (end_time)",
+        ),
+    ),
 )
 
 
@@ -407,6 +476,75 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (series_id, level, block)
             )""",
             *backfill("postgresql"),
+        ),
+    ),
+    Migration(
+        5,
+        "pipelines",
+        # A pipeline is a parent run (its status, with the crash rule, is the pipeline's); each
+        # step that ran is a child run. Steps that never ran (pending, skipped) have no run.
+        (
+            f"""CREATE TABLE pipelines (
+                id {_T} PRIMARY KEY REFERENCES runs (id),
+                name {_T} NOT NULL,
+                description {_T},
+                resumed_from {_T},
+                created_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX pipelines_by_name ON pipelines (name, created_at)",
+            "CREATE INDEX pipelines_by_created ON pipelines (created_at)",
+            f"""CREATE TABLE pipeline_steps (
+                pipeline_id {_T} NOT NULL REFERENCES pipelines (id),
+                idx INTEGER NOT NULL,
+                name {_T} NOT NULL,
+                status {_T} NOT NULL CHECK (status IN
+                    ('pending', 'running', 'completed', 'failed', 'killed', 'skipped', 'reused')),
+                run_id {_T} REFERENCES runs (id),
+                started_at BIGINT,
+                finished_at BIGINT,
+                error {_T},
+                result_artifact {_T},
+                PRIMARY KEY (pipeline_id, idx)
+            )""",
+            "CREATE INDEX pipeline_steps_by_run ON pipeline_steps (run_id)",
+        ),
+    ),
+    Migration(
+        6,
+        "alerts",
+        # Rules on a metric's latest value, and one event per (alert, run) that breached one.
+        (
+            f"""CREATE TABLE alerts (
+                name {_T} PRIMARY KEY,
+                metric {_T} NOT NULL,
+                op {_T} NOT NULL CHECK (op IN
+                    ('>', '>=', '<', '<=', '==', '!=', 'nan', 'missing')),
+                threshold DOUBLE PRECISION,
+                experiment {_T},
+                webhook_url {_T},
+                filter {_T},
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                last_checked_at BIGINT NOT NULL DEFAULT 0
+            )""",
+            f"""CREATE TABLE alert_events (
+                id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                alert {_T} NOT NULL REFERENCES alerts (name),
+                run_id {_T} NOT NULL REFERENCES runs (id),
+                value DOUBLE PRECISION,
+                fired_at BIGINT NOT NULL,
+                delivery {_T} NOT NULL CHECK (delivery IN
+                    ('none', 'pending', 'delivered', 'failed')),
+                http_status INTEGER,
+                delivery_error {_T},
+                attempts BIGINT NOT NULL DEFAULT 0,
+                delivered_at BIGINT,
+                UNIQUE (alert, run_id)
+            )""",
+            "CREATE INDEX alert_events_by_alert ON alert_events (alert, id)",
+            "CREATE INDEX alert_events_by_run ON alert_events (run_id)",
+            "CREATE INDEX runs_by_end ON runs (end_time)",
         ),
     ),
 )

@@ -416,8 +416,13 @@ class SQLStoreBase:
                     "(SELECT id FROM metric_series WHERE run_id = ?)",
                     (run_id,),
                 )
-            for table in ("metric_series", "params", "tags", "datasets"):
+            for table in ("metric_series", "params", "tags", "datasets", "alert_events"):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            # A pipeline step keeps its place (and status) when its run goes; a pipeline goes
+            # with its parent run, steps first.
+            conn.execute("UPDATE pipeline_steps SET run_id = NULL WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM pipeline_steps WHERE pipeline_id = ?", (run_id,))
+            conn.execute("DELETE FROM pipelines WHERE id = ?", (run_id,))
             conn.execute("UPDATE runs SET parent_run_id = NULL WHERE parent_run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         self._series = {k: v for k, v in self._series.items() if k[0] != run_id}
@@ -558,4 +563,8 @@ COPY_ORDER = (
     "models",
     "model_versions",
     "model_stage_events",
+    "pipelines",
+    "pipeline_steps",
+    "alerts",
+    "alert_events",
 )

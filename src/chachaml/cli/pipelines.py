@@ -1,0 +1,1 @@
+"""CLI commands for pipelines (work in progress)."""

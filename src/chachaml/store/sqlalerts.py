@@ -1,0 +1,1 @@
+"""SQL of alerts for the SQL stores (work in progress)."""

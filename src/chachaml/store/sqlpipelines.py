@@ -1,0 +1,1 @@
+"""SQL of pipelines for the SQL stores (work in progress)."""
