@@ -16,6 +16,7 @@ bytes are removed again).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -345,9 +346,16 @@ def artifact_key(run_id: str, name: str) -> str:
 
 def add_artifact_row(store: Store, record: NewArtifact) -> dict[str, Any]:
     """Insert the metadata row of bytes already committed under ``record.path`` (the second
-    phase of :func:`write_artifact` when the bytes were uploaded separately). The key must be
-    the row's own ``<run_id>/<name>`` and the committed bytes must have the recorded size."""
-    key = artifact_key(record.run_id, record.name)
+    phase of :func:`write_artifact` when the bytes were uploaded separately: the remote store).
+
+    Refused, storing nothing: an unknown run (``NotFound``), a key that is not the row's own
+    ``<run_id>/<name>``, missing bytes (``NotFound``), and bytes whose size or sha256 differ
+    from the row's (``InvalidInput``; the stored bytes are re-hashed, streaming)."""
+    name = names.validate(record.name)  # NFC, like every stored name
+    record = record._replace(name=name)
+    key = artifact_key(record.run_id, name)
+    if store.meta.count_runs(RunQuery(ids=[record.run_id], limit=None, include_archived=True)) == 0:
+        raise NotFound(f"run {record.run_id!r} does not exist; nothing stored")
     if record.path != key:
         raise InvalidInput(f"artifact path {record.path!r} must be {key!r}")
     if record.format not in ROW_FORMATS:
@@ -357,11 +365,51 @@ def add_artifact_row(store: Store, record: NewArtifact) -> dict[str, Any]:
         raise InvalidInput("sha256 must be 64 lowercase hex characters")
     if not store.artifacts.exists(key):
         raise NotFound(f"no bytes were uploaded for artifact {key!r}")
-    if store.artifacts.size(key) != record.size:
-        raise InvalidInput(
-            f"artifact {key!r} has {store.artifacts.size(key)} bytes, not {record.size}"
-        )
+    _check_bytes(store, key, record.size, record.sha256)
     return store.meta.add_artifact(record)
+
+
+def _check_bytes(store: Store, key: str, size: int, sha256: str) -> None:
+    digest = hashlib.sha256()
+    seen = 0
+    with store.artifacts.open(key) as stream:
+        while block := stream.read(1024 * 1024):
+            digest.update(block)
+            seen += len(block)
+    if seen != size:
+        raise InvalidInput(f"artifact {key!r} has {seen} bytes, not {size}; nothing stored")
+    if digest.hexdigest() != sha256:
+        raise InvalidInput(
+            f"artifact {key!r}: the stored bytes have sha256 {digest.hexdigest()}, not "
+            f"{sha256}; nothing stored"
+        )
+
+
+def blob_writer(store: Store) -> ArtifactWriter:
+    """A writer for raw bytes to commit under a key with :func:`commit_blob` (the remote
+    store's upload; the metadata row follows with :func:`add_artifact_row`)."""
+    return store.artifacts.writer()
+
+
+def commit_blob(writer: ArtifactWriter, run_id: str, name: str) -> dict[str, Any]:
+    """Commit the written bytes under ``<run_id>/<name>`` (never over existing bytes:
+    ``AlreadyExists``); returns ``{"key", "size", "sha256"}``."""
+    key = artifact_key(run_id, name)
+    writer.commit(key)
+    return {"key": key, "size": writer.size, "sha256": writer.sha256}
+
+
+def open_blob(store: Store, run_id: str, name: str) -> BinaryIO:
+    """The raw bytes under ``<run_id>/<name>`` (``NotFound`` if there are none)."""
+    return store.artifacts.open(artifact_key(run_id, name))
+
+
+def blob_info(store: Store, run_id: str, name: str) -> dict[str, Any]:
+    """``{"key", "size"}`` of the bytes under ``<run_id>/<name>``; ``NotFound`` if none."""
+    key = artifact_key(run_id, name)
+    if not store.artifacts.exists(key):
+        raise NotFound(f"no bytes under {key!r}")
+    return {"key": key, "size": store.artifacts.size(key)}
 
 
 def delete_unreferenced_bytes(store: Store, key: str) -> int:

@@ -4,7 +4,6 @@ overwritten, and bytes that a metadata row references can only go with their run
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -15,13 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from chachaml import artifact_api, context, validate
-from chachaml.artifacts import names
-from chachaml.errors import InvalidInput, NotFound
 from chachaml.server import bodies
 from chachaml.server.auth import READ, WRITE
 from chachaml.server.deps import IdempotencyHeader, idempotent, settings_of, store_of
 from chachaml.server.encoding import json_response
-from chachaml.store import Store
 from chachaml.store.protocol import NewArtifact
 
 __all__ = ["router"]
@@ -46,23 +42,21 @@ async def put_blob(request: Request, run_id: str, name: str) -> Response:
     """Commit the raw body under ``<run_id>/<name>`` (streamed to the artifact store, capped);
     ``409`` if the key exists. Nothing is kept when the body is refused, stalls or the client
     goes away."""
-    key = artifact_api.artifact_key(run_id, name)
+    artifact_api.artifact_key(run_id, name)  # refuse a bad key before reading the body
     cap = settings_of(request).max_artifact_bytes
-    st = store_of(request)
-    writer = await anyio.to_thread.run_sync(st.artifacts.writer)
+    writer = await anyio.to_thread.run_sync(artifact_api.blob_writer, store_of(request))
     try:
         await bodies.stream_into_writer(request, writer, cap)
-        await anyio.to_thread.run_sync(writer.commit, key)
+        result = await anyio.to_thread.run_sync(artifact_api.commit_blob, writer, run_id, name)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(writer.discard)  # no-op after a commit
-    return json_response(request, {"key": key, "size": writer.size, "sha256": writer.sha256}, 201)
+    return json_response(request, result, 201)
 
 
 @router.get("/api/store/blobs/{run_id}/{name:path}", dependencies=[READ], tags=["store"])
 def get_blob(request: Request, run_id: str, name: str) -> Response:
-    key = artifact_api.artifact_key(run_id, name)
-    stream = store_of(request).artifacts.open(key)
+    stream = artifact_api.open_blob(store_of(request), run_id, name)
 
     def chunks() -> Iterator[bytes]:
         with stream:
@@ -78,11 +72,7 @@ def get_blob(request: Request, run_id: str, name: str) -> Response:
 
 @router.get("/api/store/blob-info/{run_id}/{name:path}", dependencies=[READ], tags=["store"])
 def blob_info(request: Request, run_id: str, name: str) -> Response:
-    key = artifact_api.artifact_key(run_id, name)
-    blobs = store_of(request).artifacts
-    if not blobs.exists(key):
-        raise NotFound(f"no bytes under {key!r}")
-    return json_response(request, {"key": key, "size": blobs.size(key)})
+    return json_response(request, artifact_api.blob_info(store_of(request), run_id, name))
 
 
 @router.delete("/api/store/blobs/{run_id}/{name:path}", dependencies=[WRITE], tags=["store"])
@@ -106,33 +96,8 @@ def add_artifact_row(
     st = store_of(request)
 
     def apply() -> Any:
-        rid = validate.run_id(run_id)
-        if st.meta.get_run(rid) is None:
-            raise NotFound(f"run {rid!r} does not exist; nothing stored")
-        fields = body.model_dump()
-        fields["name"] = names.validate(body.name)  # NFC, like every stored name
-        key = artifact_api.artifact_key(rid, fields["name"])
-        if body.path == key and st.artifacts.exists(key):
-            _check_bytes(st, key, body.size, body.sha256)
-        return artifact_api.add_artifact_row(st, NewArtifact(run_id=rid, **fields))
+        record = NewArtifact(run_id=validate.run_id(run_id), **body.model_dump())
+        return artifact_api.add_artifact_row(st, record)
 
     row, _ = idempotent(request, idempotency_key, body, apply)
     return json_response(request, row, 201)
-
-
-def _check_bytes(st: Store, key: str, size: int, sha256: str) -> None:
-    """Refuse (``InvalidInput``) a row whose size or sha256 differs from the stored bytes,
-    streaming them through the hash (never loading them whole)."""
-    digest = hashlib.sha256()
-    seen = 0
-    with st.artifacts.open(key) as stream:
-        while block := stream.read(1024 * 1024):
-            digest.update(block)
-            seen += len(block)
-    if seen != size:
-        raise InvalidInput(f"artifact {key!r} has {seen} bytes, not {size}; nothing stored")
-    if digest.hexdigest() != sha256.lower():
-        raise InvalidInput(
-            f"artifact {key!r}: the stored bytes have sha256 {digest.hexdigest()}, not "
-            f"{sha256}; nothing stored"
-        )
