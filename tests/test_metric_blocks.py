@@ -239,9 +239,12 @@ def test_migration_backfills_blocks_of_existing_long_series(st: ml.Store, tmp_pa
     _log(st, short_run, dict.fromkeys(range(100), 1.0), list(range(100)))
     url = st.meta.url
     with st.meta._write() as conn:  # type: ignore[attr-defined]
-        # Back to the schema before migration 4, as a store written by an older version.
-        conn.execute("DROP TABLE metric_blocks")
-        conn.execute("DELETE FROM schema_migrations WHERE version = 4")
+        # Back to the schema before migration 4, as a store written by an older version (the
+        # later migrations' tables go too).
+        for table in ("alert_events", "alerts", "pipeline_steps", "pipelines", "metric_blocks"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP INDEX runs_by_end")
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
         if url.startswith("sqlite"):
             conn.execute("PRAGMA user_version = 3")
     st.close()
