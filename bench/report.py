@@ -30,6 +30,8 @@ WALL_LABELS = {
     "w9 build": "W9 store building",
     "w9 queries": "W9 server queries",
     "w10": "W10 remote logging",
+    "w11": "W11 alert checks",
+    "w11_heavy": "W11 alert checks (1 in 100)",
 }
 
 
@@ -125,6 +127,26 @@ def rows_for(sizes: Sizes) -> list[Row]:
             f"W10 remote store: {sizes.w10_points:,} `log_metric` calls through the server",
             "points/s",
             higher_better=True,
+        ),
+        Row(
+            "w11",
+            "first_check_ms",
+            f"W11 `check_alerts`: 100 rules over {sizes.w11_runs:,} newly finished runs "
+            "(thresholds fire on 1 run in 1,000)",
+            "ms",
+        ),
+        Row(
+            "w11",
+            "repeat_check_ms",
+            "W11 `check_alerts` again at once (no new runs; all within the overlap window)",
+            "ms",
+        ),
+        Row(
+            "w11_heavy",
+            "first_check_ms",
+            f"W11 `check_alerts`: 100 rules over {sizes.w11_runs:,} runs (thresholds fire on "
+            "1 run in 100)",
+            "ms",
         ),
     ]
     return rows
@@ -228,6 +250,13 @@ def targets_for(sizes: Sizes) -> list[Target]:
             v(CHACHAML, f"w9_{sizes.w9_runs}", "history_ms"),
             300,
             300,
+        ),
+        Target(
+            f"`check_alerts`, 100 alerts over {sizes.w11_runs:,} finished runs",
+            "ms",
+            v(CHACHAML, "w11", "first_check_ms"),
+            100,
+            100,
         ),
         Target(
             "remote batched logging through the server (issue bar; no §12 line)",
@@ -542,7 +571,8 @@ def render(data: dict[str, Any], sizes: Sizes) -> str:
         f"W4 {sizes.w4_runs:,} runs; W5 {small:,} and {big:,} runs; "
         f"W7 {sizes.w7_procs} processes x "
         f"{sizes.w7_points:,} points; W8 {sizes.w8_points:,} points; W9 {sizes.w9_runs:,} runs "
-        f"and {sizes.w9_points:,} points; W10 {sizes.w10_points:,} points."
+        f"and {sizes.w9_points:,} points; W10 {sizes.w10_points:,} points; W11 "
+        f"{sizes.w11_runs:,} runs."
     )
     w("")
     w(
@@ -628,6 +658,14 @@ def render(data: dict[str, Any], sizes: Sizes) -> str:
         '`ml.use_store("http://127.0.0.1:<port>")` into a fresh `chachaml server` process, '
         "timed from `start_run` until `end_run` returned (every batch acknowledged by the "
         "server); the stored count is checked."
+    )
+    w(
+        f"- **W11** (chachaml only) 100 alert rules on 5 metrics (80 thresholds, 20 each of "
+        "`> >= < <=`; 10 `nan`; 10 `missing`), created before "
+        f"{sizes.w11_runs:,} runs finish (values uniform in [0, 1), one run in 500 with a NaN "
+        "and one in 500 without a metric); timed: the first `ml.check_alerts()` (it records "
+        "and returns every event) and an immediate second one. Thresholds fire on 1 run in "
+        "1,000 (the target row) or, in the heavy variant, 1 in 100."
     )
     w("")
     return "\n".join(out) + "\n"

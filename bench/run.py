@@ -67,6 +67,7 @@ class Sizes:
     w9_points: int = 1_000_000
     w9_max_points: int = 2_000
     w10_points: int = 200_000
+    w11_runs: int = 10_000
     query_repeat: int = 7
 
     @classmethod
@@ -81,6 +82,7 @@ class Sizes:
             w9_runs=10_000,
             w9_points=100_000,
             w10_points=20_000,
+            w11_runs=1_000,
             query_repeat=3,
         )
 
@@ -287,6 +289,14 @@ class Runner:
             chacha,
         )
         self.workload("w10", "w10", lambda lib, w: {"dir": rel(w), "points": s.w10_points}, chacha)
+        # Alert checks: rules that fire on 1 run in 1,000 (the target), and on 1 in 100.
+        for wid, breach in (("w11", 0.001), ("w11_heavy", 0.01)):
+            self.workload(
+                wid,
+                "w11",
+                lambda lib, w, b=breach: {"dir": rel(w), "runs": s.w11_runs, "breach": b},
+                chacha,
+            )
 
 
 # -- statistics -------------------------------------------------------------------------------

@@ -85,3 +85,19 @@ def test_run_dicts_render_as_escaped_html_in_notebooks(store: ml.Store) -> None:
     assert "<script>" not in html
     assert "&lt;script&gt;" in html and "params.k" in html and "&lt;b&gt;" in html
     assert isinstance(got, dict)
+
+
+def test_alerts_and_their_history_render_as_escaped_html_tables(store: ml.Store) -> None:
+    hostile = "<script>alert(1)</script>"
+    ml.set_alert("weak", "acc", "<", 0.5, experiment=hostile)
+    with ml.run(experiment=hostile, name=hostile):
+        ml.log_metric("acc", 0.1)
+    ml.check_alerts()
+    one = ml.alert("weak")
+    assert isinstance(one, dict) and one["experiment"] == hostile  # plain data
+    for html in (one._repr_html_(), ml.alerts()._repr_html_(), ml.alert_history()._repr_html_()):
+        assert "<table>" in html and "<script>" not in html and "&lt;script&gt;" in html
+    history = ml.alert_history()
+    assert isinstance(history, list) and history[0]["run_name"] == hostile
+    assert ml.alert_history(name="weak")._repr_html_().count("<tr>") == 2  # header + 1 event
+    assert ml.alerts(store=store) == [one]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 import subprocess
@@ -325,6 +326,60 @@ def w10_remote(args: dict[str, Any]) -> c.Result:
     return {"points_per_s": n / elapsed}
 
 
+# -- W11: alert checks ---------------------------------------------------------------------------
+W11_METRICS = ("m0", "m1", "m2", "m3", "m4")
+
+
+def w11_alerts(args: dict[str, Any]) -> c.Result:
+    """``check_alerts`` with 100 rules over N runs that finished since the last check.
+
+    The rules watch 5 metrics: 80 thresholds (20 each of ``> >= < <=``), 10 ``nan`` and 10
+    ``missing``. Values are uniform in [0, 1); a threshold fires on ``breach`` of the runs
+    (``> 1 - breach`` or ``< breach``); one run in 500 logs NaN for ``m0`` and one in 500 never
+    logs ``m4``. Timed: the first check (it records every event) and a repeated check with no
+    new runs."""
+    import random
+
+    from chachaml.store.protocol import NewRun
+
+    n, breach = args["runs"], args["breach"]
+    store = _store(os.path.join(args["dir"], "w11.db"))
+    meta = store.meta
+    ops = [(">", 1 - breach), (">=", 1 - breach), ("<", breach), ("<=", breach)]
+    rules = [(op, thr) for op, thr in ops for _ in range(20)] + [("nan", None)] * 10
+    rules += [("missing", None)] * 10
+    for i, (op, thr) in enumerate(rules):
+        ml.set_alert(f"rule-{i}", W11_METRICS[i % 5], op, thr)
+    rng = random.Random(11)
+    start = time.time_ns() // 1_000_000 + 1
+    ids = [f"{i:032x}" for i in range(n)]
+    for i, run_id in enumerate(ids):
+        meta.create_run(NewRun(run_id, "w11", None, start + i, "bench"))
+    points = []
+    for i, run_id in enumerate(ids):
+        for key in W11_METRICS:
+            if key == "m4" and i % 500 == 0:
+                continue
+            value = math.nan if key == "m0" and i % 500 == 1 else rng.random()
+            points.append((run_id, key, 0, value, start))
+    for lo in range(0, len(points), 50_000):
+        meta.log_metrics(points[lo : lo + 50_000])
+    for i, run_id in enumerate(ids):
+        meta.finish_run(run_id, "completed", start + i + 1, None)
+    t0 = time.perf_counter()
+    first = ml.check_alerts()
+    t1 = time.perf_counter()
+    again = ml.check_alerts()
+    t2 = time.perf_counter()
+    assert first["checked"] == len(rules)
+    assert not again["triggered"]
+    return {
+        "first_check_ms": (t1 - t0) * 1e3,
+        "repeat_check_ms": (t2 - t1) * 1e3,
+        "events": len(first["triggered"]),
+    }
+
+
 WORKLOADS: dict[str, c.Workload] = {
     "w2": w2_single,
     "w3": w3_bulk,
@@ -338,6 +393,7 @@ WORKLOADS: dict[str, c.Workload] = {
     "w9_populate": w9_populate,
     "w9_query": w9_query,
     "w10": w10_remote,
+    "w11": w11_alerts,
 }
 
 if __name__ == "__main__":

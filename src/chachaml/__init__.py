@@ -15,6 +15,14 @@ Everything lands in ``./chachaml.db`` and ``./chachaml-artifacts/`` unless told 
 from __future__ import annotations
 
 from chachaml import registry as registry
+from chachaml.alert_api import activate_alert as activate_alert
+from chachaml.alert_api import alert as alert
+from chachaml.alert_api import alert_history as alert_history
+from chachaml.alert_api import alerts as alerts
+from chachaml.alert_api import check_alerts as check_alerts
+from chachaml.alert_api import deactivate_alert as deactivate_alert
+from chachaml.alert_api import delete_alert as delete_alert
+from chachaml.alert_api import set_alert as set_alert
 from chachaml.annotate import create_experiment as create_experiment
 from chachaml.annotate import experiment as experiment
 from chachaml.annotate import experiments as experiments
@@ -43,6 +51,10 @@ from chachaml.errors import StoreUnavailable as StoreUnavailable
 from chachaml.errors import UntrustedArtifact as UntrustedArtifact
 from chachaml.export import export_runs as export_runs
 from chachaml.export import runs_df as runs_df
+from chachaml.pipeline_api import Step as Step
+from chachaml.pipeline_api import pipeline as pipeline
+from chachaml.pipeline_api import pipelines as pipelines
+from chachaml.pipeline_api import run_pipeline as run_pipeline
 from chachaml.query import ResultTruncated as ResultTruncated
 from chachaml.query import best_run as best_run
 from chachaml.query import count_runs as count_runs
@@ -89,22 +101,30 @@ __all__ = [
     "NotFound",
     "ParamConflict",
     "ResultTruncated",
+    "Step",
     "Store",
     "StoreUnavailable",
     "UntrustedArtifact",
     "__version__",
+    "activate_alert",
     "add_tag",
+    "alert",
+    "alert_history",
+    "alerts",
     "archive_runs",
     "artifact_path",
     "batched_metrics",
     "best_run",
     "bind",
+    "check_alerts",
     "compare_runs",
     "count_runs",
     "create_experiment",
     "current_run",
     "current_store",
     "current_user",
+    "deactivate_alert",
+    "delete_alert",
     "delete_archived",
     "end_run",
     "experiment",
@@ -130,12 +150,16 @@ __all__ = [
     "my_last_run",
     "my_runs",
     "open_store",
+    "pipeline",
+    "pipelines",
     "registry",
     "remove_tag",
     "run",
+    "run_pipeline",
     "runs",
     "runs_df",
     "search_runs",
+    "set_alert",
     "set_name",
     "set_note",
     "start_run",

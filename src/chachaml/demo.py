@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chachaml import annotate, context, query, registry, runs_api, tracking
+from chachaml import alert_api, annotate, context, pipeline_api, query, registry, runs_api, tracking
 from chachaml import artifact_api as artifacts
 from chachaml.errors import InvalidInput
 from chachaml.store import Store
 
 EXPERIMENT = "flowers-logreg"
+PIPELINE_EXPERIMENT = "flowers-pipeline"
+ALERT_NAME = "weak-flowers-model"
 MODEL_NAME = "flowers-softmax"
 CLASSES = ["setosa", "versicolor", "virginica"]
 EPOCHS = 60
@@ -180,6 +182,15 @@ def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bo
             "Grid over learning rate and L2 penalty, then 5-fold CV of the winner.",
             owner=query.current_user(),
         )
+        # Set before the runs finish: an alert watches the runs that finish after it is set.
+        alert_api.set_alert(
+            ALERT_NAME,
+            "val_accuracy",
+            "<",
+            0.8,
+            experiment=EXPERIMENT,
+            webhook_url=os.environ.get("CHACHAML_DEMO_WEBHOOK") or None,
+        )
         X, y, features = make_data(seed)
         split = 120
         Xtr, ytr, Xte, yte = X[:split], y[:split], X[split:], y[split:]
@@ -261,6 +272,15 @@ def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bo
         )
         version = _register_winner(best_id, f"Grid-search winner (lr={best_lr}, l2={best_l2}).")
         echo(f"registered {MODEL_NAME} v{version['version']} and promoted it to production")
+        pipelines = run_pipelines(best_lr, best_l2, seed, echo)
+        checked = alert_api.check_alerts()
+        fired = [e for e in checked["triggered"] if e["alert"] == ALERT_NAME]
+        where = (
+            "delivered to CHACHAML_DEMO_WEBHOOK"
+            if os.environ.get("CHACHAML_DEMO_WEBHOOK")
+            else "set CHACHAML_DEMO_WEBHOOK to a Slack or webhook URL to get them delivered"
+        )
+        echo(f"alert {ALERT_NAME} (val_accuracy < 0.8) fired on {len(fired)} runs ({where})")
     elapsed = time.perf_counter() - started
     n_runs = query.count_runs(experiment=EXPERIMENT, include_archived=True, store=st) - before
     total = query.count_runs(experiment=EXPERIMENT, store=st)
@@ -275,6 +295,8 @@ def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bo
         "best_val_accuracy": acc,
         "model": MODEL_NAME,
         "model_version": version["version"],
+        "pipelines": pipelines,
+        "alert_events": len(fired),
         "seconds": elapsed,
     }
     say = echo if report is None else report
@@ -283,6 +305,83 @@ def run_demo(  # noqa: PLR0915 - one linear workload script reads best top to bo
     for line in summary_lines(summary):
         say(line)
     return summary
+
+
+def run_pipelines(lr: float, l2: float, seed: int, echo: Echo) -> dict[str, Any]:
+    """Two pipelines of experiment ``flowers-pipeline``: a retraining pipeline (load, features,
+    train, evaluate, register as staging) and a nightly one that fails in its validation step,
+    as pipelines fail in real life. Returns their ids."""
+    np = _numpy()
+    split = 120
+
+    def load(ctx: pipeline_api.StepContext) -> dict[str, Any]:
+        X, y, features = make_data(seed)
+        tracking.log_dataset(X, role="train", name="flowers", features=features)
+        return {"X": X, "y": y, "features": features}
+
+    def standardise(ctx: pipeline_api.StepContext) -> dict[str, Any]:
+        data = ctx.prev_result
+        mean, std = data["X"][:split].mean(axis=0), data["X"][:split].std(axis=0)
+        tracking.log_params({"scaling": "standard", "fit_on": "train split"})
+        return {**data, "X": (data["X"] - mean) / std}
+
+    def fit(ctx: pipeline_api.StepContext) -> dict[str, Any]:
+        data = ctx.prev_result
+        X, y = data["X"], data["y"]
+        tracking.log_params({"model": "softmax", "lr": lr, "l2": l2, "epochs": EPOCHS})
+        W, b, _ = train(X[:split], y[:split], X[split:], y[split:], lr, l2, metric="fit_accuracy")
+        artifacts.log_artifact("model", {"W": W, "b": b, "features": data["features"]})
+        return {"W": W, "b": b}
+
+    def evaluate(ctx: pipeline_api.StepContext) -> float:
+        data, model = ctx.results["features"], ctx.prev_result
+        logits = data["X"][split:] @ model["W"] + model["b"]
+        acc = float(np.mean(np.argmax(logits, axis=1) == data["y"][split:]))
+        tracking.log_metric("test_accuracy", acc)
+        if acc < 0.5:
+            raise ValueError(f"test accuracy {acc:.3f} is below 0.5: not registering this model")
+        return acc
+
+    def register(ctx: pipeline_api.StepContext) -> int:
+        steps = pipeline_api.pipeline(ctx.pipeline_id)["steps"]
+        trained_in = next(s["run_id"] for s in steps if s["name"] == "train")
+        version = registry.register_model(
+            MODEL_NAME,
+            run_id=trained_in,
+            stage="staging",
+            description=f"Retrained by the flowers-retrain pipeline (test accuracy "
+            f"{ctx.prev_result:.3f}).",
+        )
+        return int(version["version"])
+
+    done = pipeline_api.run_pipeline(
+        "flowers-retrain",
+        [
+            ("load", load),
+            ("features", standardise),
+            ("train", fit),
+            ("evaluate", evaluate),
+            ("register", register),
+        ],
+        description="Retrain the winner's settings on standardised features and stage it.",
+        experiment=PIPELINE_EXPERIMENT,
+    )
+    echo(f"pipeline flowers-retrain: {done['status']}, staged {MODEL_NAME} v{done['result']}")
+
+    def validate_data(ctx: pipeline_api.StepContext) -> None:
+        raise ValueError("3 rows have no petal width: refusing to train on incomplete data")
+
+    try:
+        pipeline_api.run_pipeline(
+            "flowers-nightly",
+            [("load", load), ("validate", validate_data), ("train", fit)],
+            description="Nightly retraining; stops when the data fails validation.",
+            experiment=PIPELINE_EXPERIMENT,
+        )
+    except ValueError as exc:
+        echo(f"pipeline flowers-nightly: failed in step validate ({exc}), as it should")
+    failed = pipeline_api.pipelines(name="flowers-nightly", limit=1)[0]
+    return {"retrain": done["pipeline_id"], "nightly": failed["id"]}
 
 
 def _command(name: str) -> str:
@@ -328,5 +427,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"  {cli} runs -e {summary['experiment']} -m val_accuracy{store}",
         f"  {cli} best val_accuracy -e {summary['experiment']}{store}",
         f"  {cli} run {short}{store}",
+        f"  {cli} pipelines{store}",
+        f"  {cli} alerts history{store}",
         f"  {py} -c \"import chachaml as ml; {use}print(ml.best_run('val_accuracy')['name'])\"",
     ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from chachaml.formatting import SUMMARY_COLUMNS, cell, fmt_value
+from chachaml.formatting import SUMMARY_COLUMNS, cell, fmt_duration, fmt_time, fmt_value
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -135,3 +135,206 @@ def print_comparison(comparison: Mapping[str, Any], *, console: Console | None =
                         cells.append(fmt_value(values[i]))
                 table.add_row(key, kind, *cells)
         out.print(table)
+
+
+# -- pipelines ---------------------------------------------------------------------------------
+_STEP_STYLE = {
+    "completed": "green",
+    "reused": "cyan",
+    "running": "yellow",
+    "failed": "red",
+    "killed": "red",
+    "crashed": "red",
+    "skipped": "dim",
+    "pending": "dim",
+}
+
+
+def _first_line(text: Any) -> str:
+    return str(text).strip().splitlines()[0] if text else ""
+
+
+def pipeline_html(pipeline: Mapping[str, Any]) -> str:
+    """An HTML view of a pipeline dict (every value escaped): a summary, then one row per
+    step. Used for Jupyter display; unfinished pipelines (no end time) render too."""
+    import html
+
+    e = html.escape
+    head = [
+        ("id", str(pipeline.get("id", ""))),
+        ("name", fmt_value(pipeline.get("name"))),
+        ("status", fmt_value(pipeline.get("status"))),
+        ("experiment", fmt_value(pipeline.get("experiment"))),
+        ("started", fmt_time(pipeline.get("created_at"))),
+        ("took", fmt_duration(pipeline.get("duration_ms"))),
+    ]
+    if pipeline.get("resumed_from"):
+        head.append(("resumed from", str(pipeline["resumed_from"])))
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in head
+    )
+    columns = ("#", "step", "status", "run", "took", "error")
+    steps = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{e(v)}</td>"
+            for v in (
+                str(s.get("index", "")),
+                fmt_value(s.get("name")),
+                fmt_value(s.get("status")),
+                str(s.get("run_id") or "")[:8],
+                fmt_duration(s.get("duration_ms")),
+                _first_line(s.get("error")),
+            )
+        )
+        + "</tr>"
+        for s in pipeline.get("steps") or []
+    )
+    header = "".join(f"<th>{e(c)}</th>" for c in columns)
+    return f"<table>{rows}</table><table><tr>{header}</tr>{steps}</table>"
+
+
+class PipelineView(dict[str, Any]):
+    """A plain ``dict`` (a pipeline with its steps) that renders as HTML in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        return pipeline_html(self)
+
+
+def pipelines_table(
+    pipelines: Sequence[Mapping[str, Any]], *, console: Console | None = None
+) -> None:
+    """Print pipeline summaries (``ml.pipelines()``) as a table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{len(pipelines)} pipelines")
+    for column in ("id", "name", "status", "steps", "started", "took", "experiment"):
+        table.add_column(
+            column,
+            no_wrap=column in ("id", "status", "steps", "started", "took"),
+            overflow="fold",  # long names wrap whole instead of ending in "..."
+        )
+    for p in pipelines:
+        status = str(p.get("status", ""))
+        style = _STEP_STYLE.get(status)
+        table.add_row(
+            str(p.get("id", ""))[:8],
+            escape(fmt_value(p.get("name"))),
+            f"[{style}]{status}[/]" if style else escape(status),
+            f"{p.get('steps_done', 0)}/{p.get('step_count', 0)}",
+            cell("start_time", {"start_time": p.get("created_at")}, short=True),
+            fmt_duration(p.get("duration_ms")),
+            escape(fmt_value(p.get("experiment"))),
+        )
+    (console or make_console()).print(table)
+
+
+def inspect_pipeline(pipeline: Mapping[str, Any], *, console: Console | None = None) -> None:
+    """Print one pipeline (``ml.pipeline(id)``): a summary panel and a table of its steps."""
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    out = console or make_console()
+    head = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("id", str(pipeline.get("id", ""))),
+        ("name", fmt_value(pipeline.get("name"))),
+        ("status", fmt_value(pipeline.get("status"))),
+        ("experiment", fmt_value(pipeline.get("experiment"))),
+        ("started", fmt_time(pipeline.get("created_at"))),
+        ("finished", fmt_time(pipeline.get("finished_at"))),
+        ("took", fmt_duration(pipeline.get("duration_ms"))),
+        ("resumed from", fmt_value(pipeline.get("resumed_from"))),
+        ("description", _first_line(pipeline.get("description"))),
+    ):
+        if value:
+            head.add_row(label, escape(value))
+    out.print(Panel(head, title=f"pipeline {escape(fmt_value(pipeline.get('name')))}"))
+    table = Table(title="steps")
+    for column in ("#", "step", "status", "run", "took", "error"):
+        table.add_column(column, no_wrap=column in ("#", "status", "run", "took"))
+    for s in pipeline.get("steps") or []:
+        status = str(s.get("status", ""))
+        style = _STEP_STYLE.get(status)
+        table.add_row(
+            str(s.get("index", "")),
+            escape(fmt_value(s.get("name"))),
+            f"[{style}]{status}[/]" if style else escape(status),
+            str(s.get("run_id") or "")[:8],
+            fmt_duration(s.get("duration_ms")),
+            escape(_first_line(s.get("error"))),
+        )
+    out.print(table)
+
+
+# -- alerts -------------------------------------------------------------------------------------
+_DELIVERY_STYLE = {"delivered": "green", "failed": "red", "pending": "yellow"}
+
+
+def alert_rule_text(rule: Mapping[str, Any]) -> str:
+    """`loss > 1.5`, `loss is nan`: an alert rule in a few words."""
+    op = rule.get("op")
+    if op in ("nan", "missing"):
+        return f"{rule.get('metric')} is {op}"
+    return f"{rule.get('metric')} {op} {fmt_value(rule.get('threshold'))}"
+
+
+def alerts_table(rules: Sequence[Mapping[str, Any]], *, console: Console | None = None) -> None:
+    """Print alert rules (``ml.alerts()``): rule, scope, webhook (masked), last check."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{len(rules)} alerts")
+    for column in ("name", "rule", "experiment", "filter", "webhook", "active", "last check"):
+        table.add_column(column, no_wrap=column == "active", overflow="fold")
+    for a in rules:
+        table.add_row(
+            escape(str(a.get("name", ""))),
+            escape(alert_rule_text(a)),
+            escape(fmt_value(a.get("experiment"))),
+            escape(fmt_value(a.get("filter"))),
+            escape(fmt_value(a.get("webhook_url"))),
+            "yes" if a.get("active") else "[dim]no[/]",
+            cell("start_time", {"start_time": a.get("last_checked_at")}, short=True),
+        )
+    (console or make_console()).print(table)
+
+
+def alert_events_table(
+    events: Sequence[Mapping[str, Any]], *, title: str | None = None, console: Console | None = None
+) -> None:
+    """Print alert events (``ml.alert_history()`` or ``check_alerts()["triggered"]``) with
+    their delivery status."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title if title is not None else f"{len(events)} alert events")
+    for column in ("fired", "alert", "run", "experiment", "value", "delivery", "detail"):
+        table.add_column(column, no_wrap=column in ("fired", "value", "delivery"), overflow="fold")
+    for e in events:
+        delivery = str(e.get("delivery", ""))
+        style = _DELIVERY_STYLE.get(delivery)
+        status = e.get("http_status")
+        detail = e.get("delivery_error") or ("" if status is None else f"HTTP {status}")
+        if e.get("attempts"):
+            detail = f"{detail} ({e['attempts']} attempts)".strip()
+        raw = e.get("value")
+        value = (
+            "missing"
+            if e.get("op") == "missing"
+            else f"{raw:.4g}"
+            if isinstance(raw, float)
+            else fmt_value(raw)
+        )
+        table.add_row(
+            cell("start_time", {"start_time": e.get("fired_at")}, short=True),
+            escape(str(e.get("alert", ""))),
+            escape(str(e.get("run_name") or str(e.get("run_id") or "")[:8])),
+            escape(fmt_value(e.get("experiment"))),
+            escape(value),
+            f"[{style}]{delivery}[/]" if style else escape(delivery),
+            escape(str(detail)),
+        )
+    (console or make_console()).print(table)

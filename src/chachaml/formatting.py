@@ -90,3 +90,47 @@ class RunView(dict[str, Any]):
 
     def _repr_html_(self) -> str:
         return run_html(self)
+
+
+_TIME_FIELDS = ("created_at", "updated_at", "last_checked_at", "fired_at", "delivered_at")
+
+
+def _html_value(key: str, value: Any) -> str:
+    if key in _TIME_FIELDS and isinstance(value, int) and value > 0:
+        return fmt_time(value)
+    return fmt_value(value)
+
+
+class RecordView(dict[str, Any]):
+    """A plain ``dict`` (an alert, an event, ...) that renders as a two-column HTML table in
+    Jupyter, every value escaped."""
+
+    def _repr_html_(self) -> str:
+        import html
+
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+            f"<td>{html.escape(_html_value(str(k), v))}</td></tr>"
+            for k, v in self.items()
+        )
+        return f"<table>{body}</table>"
+
+
+class RecordsView(list[dict[str, Any]]):
+    """A plain ``list`` of dicts that renders as an HTML table in Jupyter (columns: the keys of
+    the first row), every value escaped."""
+
+    def _repr_html_(self) -> str:
+        import html
+
+        if not self:
+            return "<p>(none)</p>"
+        columns = list(self[0])
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+        rows = "".join(
+            "<tr>"
+            + "".join(f"<td>{html.escape(_html_value(c, row.get(c)))}</td>" for c in columns)
+            + "</tr>"
+            for row in self
+        )
+        return f"<table><tr>{head}</tr>{rows}</table>"

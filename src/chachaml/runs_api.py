@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chachaml import context, datasets, envinfo, query, validate
+from chachaml import alert_api, context, datasets, envinfo, query, validate
 from chachaml.errors import AlreadyExists, InvalidInput, NotFound
 from chachaml.store import Store
 from chachaml.store.protocol import MetricPoint, NewRun, RunQuery
@@ -170,6 +170,9 @@ def finish_run(
     error = validate.error_text(error)
     end = _int_or_none(end_time, "end_time") or _now_ms()
     st.meta.finish_run(run_id, status, end, None if error is None else error[:MAX_ERROR_CHARS])
+    # -- alerts: with CHACHAML_ALERTS_ON_END=1, check this run's alerts now (never raises; the
+    # deliveries take at most the alert delivery timeout) ------------------------------------
+    alert_api.on_run_end(run_id, store=st)
 
 
 def end_run(

@@ -53,6 +53,15 @@ with ml.run(experiment="churn", name="baseline"):
 """
 
 SETUPS: dict[str, Setup] = {
+    "docs/alerts.md": Setup(
+        # A real local webhook receiver stands in for Slack: it answers 200 to every POST.
+        prelude="""
+import os
+from alert_receiver import Receiver
+_hook = Receiver()
+os.environ["SLACK_WEBHOOK_URL"] = _hook.url
+""",
+    ),
     "README.md": Setup(
         subs={".venv/bin/": "{venv_bin}/"},
         prelude="""

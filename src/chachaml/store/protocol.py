@@ -68,6 +68,17 @@ class NewArtifact(NamedTuple):
     created_at: int
 
 
+class StepState(NamedTuple):
+    """What a pipeline step row holds after a change (see ``MetadataStore.set_pipeline_step``)."""
+
+    status: str  # pending, running, completed, failed, killed, skipped or reused
+    run_id: str | None = None
+    started_at: int | None = None
+    finished_at: int | None = None
+    error: str | None = None
+    result_artifact: str | None = None
+
+
 @runtime_checkable
 class MetadataStore(Protocol):
     """Runs, params, metrics, tags, notes, datasets, experiments, artifacts and models."""
@@ -217,6 +228,77 @@ class MetadataStore(Protocol):
 
     def model_versions_of_runs(self, run_ids: Sequence[str]) -> list[RunDict]:
         """Versions registered from any of ``run_ids``."""
+
+    # -- pipelines ----------------------------------------------------------------------------
+    def create_pipeline(
+        self,
+        pipeline_id: str,
+        name: str,
+        description: str | None,
+        resumed_from: str | None,
+        created_at: int,
+        steps: Sequence[str],
+    ) -> None:
+        """Record run ``pipeline_id`` as a pipeline with ``steps`` (names, in order) ``pending``,
+        in one transaction. ``NotFound`` for an unknown run, ``AlreadyExists`` (nothing
+        changes) if the run already is a pipeline."""
+
+    def set_pipeline_step(self, pipeline_id: str, idx: int, state: StepState) -> None:
+        """Replace the state of step ``idx`` (0-based); ``NotFound`` (nothing changes) for an
+        unknown pipeline, step or run."""
+
+    def list_pipelines(
+        self,
+        name: str | None,
+        status: str | None,
+        limit: int | None,
+        offset: int = 0,
+        stale_before: int = 0,
+    ) -> list[RunDict]:
+        """Pipeline summaries, newest first. A pipeline's status is its parent run's (crash
+        rule included), so ``status`` filters as it does for runs."""
+
+    def get_pipeline(self, pipeline_id: str, stale_before: int = 0) -> RunDict | None:
+        """A pipeline summary plus ``steps`` in order, or None if ``pipeline_id`` is no pipeline.
+        A step still ``running`` reads as its run's status (crash rule included); a ``pending``
+        step of a pipeline that is no longer running reads as ``skipped``."""
+
+    # -- alerts ------------------------------------------------------------------------------
+    # Rules carry their webhook URL in full (a secret): the service layer masks it in output.
+    def upsert_alert(self, alert: Mapping[str, Any], now_ms: int) -> RunDict:
+        """Create or replace rule ``alert["name"]`` (keys: name, metric, op, threshold,
+        experiment, webhook_url, filter); an existing rule keeps ``active``, ``created_at``,
+        its last check and its events. Returns the stored rule."""
+
+    def get_alert(self, name: str) -> RunDict | None: ...
+
+    def list_alerts(self) -> list[RunDict]:
+        """Every rule, by name."""
+
+    def set_alert_active(self, name: str, active: bool, now_ms: int) -> RunDict | None:
+        """(De)activate a rule (activating starts its watch at ``now_ms``); None if unknown."""
+
+    def delete_alert(self, name: str) -> bool:
+        """Delete a rule and its events; False if there was no such rule."""
+
+    def alert_events(self, name: str | None, limit: int) -> list[RunDict]:
+        """Events of one rule or all, newest first, with the rule's metric/op/threshold and
+        the run's name and experiment."""
+
+    def check_alert_rules(
+        self, now_ms: int, overlap_ms: int, run_id: str | None = None, deadline_s: float = 0.0
+    ) -> RunDict:
+        """Evaluate every active rule on the latest value of its metric in the runs that
+        finished since its last check (or in run ``run_id`` only; ``NotFound`` if unknown) and
+        record one event per (rule, run) in one transaction with the ``last_checked_at``
+        update: ``{"checked": int, "triggered": [event, ...]}``, only the events this call
+        created. An event to deliver has ``delivery == "pending"`` and the rule's
+        ``webhook_url``; a store that delivers by itself (remote) returns final outcomes.
+        ``deadline_s`` (> 0) bounds such a store's deliveries in time."""
+
+    def record_alert_delivery(self, event_id: int, outcome: Mapping[str, Any]) -> None:
+        """Store a delivery outcome (delivery, http_status, delivery_error, attempts,
+        delivered_at) on an event."""
 
 
 @runtime_checkable

@@ -35,7 +35,14 @@ from chachaml.errors import (
 )
 from chachaml.httpclient import Http, Unreachable, quote_name, quote_part
 from chachaml.store.outbox import Outbox, outbox_path
-from chachaml.store.protocol import MetricPoint, NewArtifact, NewRun, RunDict, RunQuery
+from chachaml.store.protocol import (
+    MetricPoint,
+    NewArtifact,
+    NewRun,
+    RunDict,
+    RunQuery,
+    StepState,
+)
 
 __all__ = ["RemoteArtifactStore", "RemoteMetadataStore", "open_remote", "sync_outbox"]
 
@@ -404,6 +411,118 @@ class RemoteMetadataStore:
                 "GET", "/api/store/model-versions-of-runs", params={"ids": list(chunk)}
             )
         return out
+
+    # -- pipelines -------------------------------------------------------------------------------
+    def create_pipeline(
+        self,
+        pipeline_id: str,
+        name: str,
+        description: str | None,
+        resumed_from: str | None,
+        created_at: int,
+        steps: Sequence[str],
+    ) -> None:
+        body = {
+            "id": pipeline_id,
+            "name": name,
+            "description": description,
+            "resumed_from": resumed_from,
+            "created_at": created_at,
+            "steps": list(steps),
+        }
+        try:
+            self.http.send("POST", "/api/pipelines", body=body)
+        except AlreadyExists:
+            # A retry of a request whose answer was lost: the pipeline is ours if it matches.
+            existing = self.get_pipeline(pipeline_id)
+            if existing is None or existing.get("created_at") != created_at:
+                raise
+
+    def set_pipeline_step(self, pipeline_id: str, idx: int, state: StepState) -> None:
+        self.http.send(
+            "PUT", f"/api/pipelines/{_q(pipeline_id)}/steps/{int(idx)}", body=state._asdict()
+        )
+
+    def list_pipelines(
+        self,
+        name: str | None,
+        status: str | None,
+        limit: int | None,
+        offset: int = 0,
+        stale_before: int = 0,
+    ) -> list[RunDict]:
+        base: dict[str, Any] = {}
+        if name is not None:
+            base["name"] = name
+        if status is not None:
+            base["status"] = status
+        out: list[RunDict] = []
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page = PAGE if remaining is None else min(PAGE, remaining)
+            got = self.http.send(
+                "GET", "/api/pipelines", params={**base, "limit": page, "offset": offset}
+            )["pipelines"]
+            out.extend(got)
+            offset += len(got)
+            if remaining is not None:
+                remaining -= len(got)
+            if len(got) < page:
+                break
+        return out
+
+    def get_pipeline(self, pipeline_id: str, stale_before: int = 0) -> RunDict | None:
+        found: RunDict | None = self.http.get_or_none(f"/api/pipelines/{_q(pipeline_id)}")
+        return found
+
+    # -- alerts ----------------------------------------------------------------------------------
+    # The server masks webhook URLs in what it returns, checks the rules and delivers the
+    # webhooks itself (the secret URLs never travel back to clients).
+    def upsert_alert(self, alert: Mapping[str, Any], now_ms: int) -> RunDict:
+        body = {k: alert.get(k) for k in ("metric", "op", "threshold", "experiment")}
+        body.update(webhook_url=alert.get("webhook_url"), filter=alert.get("filter"))
+        row: RunDict = self.http.send("PUT", f"/api/alerts/{_q(str(alert['name']))}", body=body)
+        return row
+
+    def get_alert(self, name: str) -> RunDict | None:
+        found: RunDict | None = self.http.get_or_none(f"/api/alerts/{_q(name)}")
+        return found
+
+    def list_alerts(self) -> list[RunDict]:
+        return list(self.http.send("GET", "/api/alerts"))
+
+    def set_alert_active(self, name: str, active: bool, now_ms: int) -> RunDict | None:
+        verb = "activate" if active else "deactivate"
+        try:
+            row: RunDict = self.http.send("POST", f"/api/alerts/{_q(name)}/{verb}")
+        except NotFound:
+            return None
+        return row
+
+    def delete_alert(self, name: str) -> bool:
+        try:
+            self.http.send("DELETE", f"/api/alerts/{_q(name)}", lost_ok=(NotFound,))
+        except NotFound:
+            return False
+        return True
+
+    def alert_events(self, name: str | None, limit: int) -> list[RunDict]:
+        params: dict[str, Any] = {"limit": limit}
+        if name is not None:
+            params["name"] = name
+        return list(self.http.send("GET", "/api/alert-history", params=params))
+
+    def check_alert_rules(
+        self, now_ms: int, overlap_ms: int, run_id: str | None = None, deadline_s: float = 0.0
+    ) -> RunDict:
+        body: dict[str, Any] = {"run_id": run_id}
+        if run_id is not None and deadline_s > 0:
+            body["deadline_s"] = min(deadline_s, 600.0)
+        found = self.http.send("POST", "/api/alerts/check", body=body)
+        return {"checked": int(found["checked"]), "triggered": list(found["triggered"])}
+
+    def record_alert_delivery(self, event_id: int, outcome: Mapping[str, Any]) -> None:
+        """Nothing to do: the server records the deliveries it makes."""
 
 
 def open_remote(url: str) -> tuple[RemoteMetadataStore, RemoteArtifactStore]:

@@ -17,8 +17,15 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from chachaml.errors import InvalidInput, NotFound, ParamConflict
-from chachaml.store import sqlmetrics, sqlquery, sqlregistry
-from chachaml.store.protocol import MetricPoint, NewArtifact, NewRun, RunDict, RunQuery
+from chachaml.store import sqlalerts, sqlmetrics, sqlpipelines, sqlquery, sqlregistry
+from chachaml.store.protocol import (
+    MetricPoint,
+    NewArtifact,
+    NewRun,
+    RunDict,
+    RunQuery,
+    StepState,
+)
 from chachaml.store.sqlconn import Conn
 
 _CHUNK = 500  # ids per IN (...) list
@@ -496,6 +503,40 @@ class SQLStoreBase:
         with self._read() as conn:
             return sqlregistry.versions_of_runs(conn, run_ids)
 
+    # -- pipelines (SQL in sqlpipelines.py) ----------------------------------------------------
+    def create_pipeline(
+        self,
+        pipeline_id: str,
+        name: str,
+        description: str | None,
+        resumed_from: str | None,
+        created_at: int,
+        steps: Sequence[str],
+    ) -> None:
+        with self._write() as conn:
+            sqlpipelines.create(
+                conn, pipeline_id, name, description, resumed_from, created_at, steps
+            )
+
+    def set_pipeline_step(self, pipeline_id: str, idx: int, state: StepState) -> None:
+        with self._write() as conn:
+            sqlpipelines.set_step(conn, pipeline_id, idx, state)
+
+    def list_pipelines(
+        self,
+        name: str | None,
+        status: str | None,
+        limit: int | None,
+        offset: int = 0,
+        stale_before: int = 0,
+    ) -> list[RunDict]:
+        with self._read() as conn:
+            return sqlpipelines.listing(conn, name, status, limit, offset, stale_before)
+
+    def get_pipeline(self, pipeline_id: str, stale_before: int = 0) -> RunDict | None:
+        with self._read() as conn:
+            return sqlpipelines.get(conn, pipeline_id, stale_before)
+
     # -- table copy (chachaml migrate) -------------------------------------------------------
     def _table_names(self, conn: Conn) -> list[str]:
         raise NotImplementedError
@@ -547,6 +588,42 @@ class SQLStoreBase:
 
     def finish_import(self) -> None:
         """Nothing to do on SQLite (integer keys continue after the largest id)."""
+
+    # -- alerts (SQL in sqlalerts.py) --------------------------------------------------------
+    def upsert_alert(self, alert: Mapping[str, Any], now_ms: int) -> RunDict:
+        with self._write() as conn:
+            return sqlalerts.upsert(conn, alert, now_ms)
+
+    def get_alert(self, name: str) -> RunDict | None:
+        with self._read() as conn:
+            return sqlalerts.get(conn, name)
+
+    def list_alerts(self) -> list[RunDict]:
+        with self._read() as conn:
+            return sqlalerts.list_all(conn)
+
+    def set_alert_active(self, name: str, active: bool, now_ms: int) -> RunDict | None:
+        with self._write() as conn:
+            return sqlalerts.set_active(conn, name, active, now_ms)
+
+    def delete_alert(self, name: str) -> bool:
+        with self._write() as conn:
+            return sqlalerts.delete(conn, name)
+
+    def alert_events(self, name: str | None, limit: int) -> list[RunDict]:
+        with self._read() as conn:
+            return sqlalerts.events(conn, name, limit)
+
+    def check_alert_rules(
+        self, now_ms: int, overlap_ms: int, run_id: str | None = None, deadline_s: float = 0.0
+    ) -> RunDict:
+        with self._write() as conn:
+            checked, created = sqlalerts.evaluate(conn, now_ms, overlap_ms, run_id)
+        return {"checked": checked, "triggered": created}
+
+    def record_alert_delivery(self, event_id: int, outcome: Mapping[str, Any]) -> None:
+        with self._write() as conn:
+            sqlalerts.record_delivery(conn, event_id, outcome)
 
 
 # Foreign keys first: runs before what hangs off them, artifacts before model versions.
