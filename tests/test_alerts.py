@@ -172,8 +172,11 @@ def test_lifecycle_and_unknown_names(store: ml.Store) -> None:
     ml.set_alert("a", "loss", ">", 1.0)
     assert ml.alert("a")["active"] is True
     assert ml.deactivate_alert("a")["active"] is False
-    _run([2.0])
+    inactive = _run([2.0])
     assert ml.check_alerts() == {"checked": 0, "triggered": [], "deliveries": []}
+    ended = ml.get_run(inactive)["end_time"]
+    while time.time_ns() // 1_000_000 <= ended:  # activate in a later millisecond
+        pass
     assert ml.activate_alert("a")["active"] is True
     assert ml.check_alerts()["triggered"] == []  # finished while inactive: not watched
     _run([2.0])

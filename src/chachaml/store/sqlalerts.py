@@ -271,7 +271,8 @@ def evaluate(
     windows: dict[int, int] = {}
     created: list[RunDict] = []
     for alert in alerts:
-        lower = max(int(alert["last_checked_at"]) - overlap_ms, int(alert["watch_from"]) + 1)
+        # Runs that finish in the millisecond an alert is set count as finishing after it.
+        lower = max(int(alert["last_checked_at"]) - overlap_ms, int(alert["watch_from"]))
         window = 0
         if run_id is None:
             if lower not in windows:
