@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from chachaml.store import Store
 
 
+def count(n: int, noun: str) -> str:
+    """``1 run``, ``2 runs``: a table title."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def make_console() -> Console:
     from rich.console import Console
 
@@ -45,7 +50,7 @@ def runs_table(
     latest: dict[str, dict[str, Any]] = {}
     if metrics and runs:
         latest = query.metric_summaries([r["id"] for r in runs], store=store)
-    table = Table(title=f"{len(runs)} runs", show_lines=False)
+    table = Table(title=count(len(runs), "run"), show_lines=False)
     headers = {"start_time": "started", "duration_ms": "took", "created_by": "user"}
     for column in SUMMARY_COLUMNS:
         table.add_column(
@@ -208,7 +213,7 @@ def pipelines_table(
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{len(pipelines)} pipelines")
+    table = Table(title=count(len(pipelines), "pipeline"))
     for column in ("id", "name", "status", "steps", "started", "took", "experiment"):
         table.add_column(
             column,
@@ -286,7 +291,7 @@ def alerts_table(rules: Sequence[Mapping[str, Any]], *, console: Console | None 
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{len(rules)} alerts")
+    table = Table(title=count(len(rules), "alert"))
     for column in ("name", "rule", "experiment", "filter", "webhook", "active", "last check"):
         table.add_column(column, no_wrap=column == "active", overflow="fold")
     for a in rules:
@@ -310,7 +315,7 @@ def alert_events_table(
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title if title is not None else f"{len(events)} alert events")
+    table = Table(title=title if title is not None else count(len(events), "alert event"))
     for column in ("fired", "alert", "run", "experiment", "value", "delivery", "detail"):
         table.add_column(column, no_wrap=column in ("fired", "value", "delivery"), overflow="fold")
     for e in events:
