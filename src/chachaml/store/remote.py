@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from chachaml.artifacts.remote import RemoteArtifactStore
@@ -53,6 +53,25 @@ IDS_PER_REQUEST = 200  # keeps query strings far below header limits
 IDS_PER_QUERY = 10_000  # the server's cap on ids in a POST /api/runs/query body
 BATCH_POINTS = 50_000  # the server caps batches at 100,000 points
 _q = quote_part
+
+
+def _paged(
+    fetch: Callable[[int, int], list[RunDict]], offset: int, limit: int | None
+) -> list[RunDict]:
+    """Every row of a listing from ``offset`` (all, or ``limit``), fetched ``PAGE`` at a time
+    with ``fetch(page_size, offset)``; stops at a short page."""
+    out: list[RunDict] = []
+    remaining = limit
+    while remaining is None or remaining > 0:
+        page = PAGE if remaining is None else min(PAGE, remaining)
+        got = fetch(page, offset)
+        out.extend(got)
+        offset += len(got)
+        if remaining is not None:
+            remaining -= len(got)
+        if len(got) < page:
+            break
+    return out
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -169,20 +188,13 @@ class RemoteMetadataStore:
         base = self._run_body(query)
         if query.ids is not None and len(query.ids) > IDS_PER_QUERY:
             raise InvalidInput(f"the remote store lists at most {IDS_PER_QUERY} ids at once")
-        out: list[RunDict] = []
-        offset, remaining = query.offset, query.limit
-        while remaining is None or remaining > 0:
-            page = PAGE if remaining is None else min(PAGE, remaining)
-            got = self.http.send(
-                "POST", "/api/runs/query", body={**base, "limit": page, "offset": offset}
-            )["runs"]
-            out.extend(got)
-            offset += len(got)
-            if remaining is not None:
-                remaining -= len(got)
-            if len(got) < page:
-                break
-        return out
+        return _paged(
+            lambda page, at: self.http.send(
+                "POST", "/api/runs/query", body={**base, "limit": page, "offset": at}
+            )["runs"],
+            query.offset,
+            query.limit,
+        )
 
     def count_runs(self, query: RunQuery) -> int:
         if query.ids is not None and not query.ids:
@@ -456,20 +468,13 @@ class RemoteMetadataStore:
             base["name"] = name
         if status is not None:
             base["status"] = status
-        out: list[RunDict] = []
-        remaining = limit
-        while remaining is None or remaining > 0:
-            page = PAGE if remaining is None else min(PAGE, remaining)
-            got = self.http.send(
-                "GET", "/api/pipelines", params={**base, "limit": page, "offset": offset}
-            )["pipelines"]
-            out.extend(got)
-            offset += len(got)
-            if remaining is not None:
-                remaining -= len(got)
-            if len(got) < page:
-                break
-        return out
+        return _paged(
+            lambda page, at: self.http.send(
+                "GET", "/api/pipelines", params={**base, "limit": page, "offset": at}
+            )["pipelines"],
+            offset,
+            limit,
+        )
 
     def get_pipeline(self, pipeline_id: str, stale_before: int = 0) -> RunDict | None:
         found: RunDict | None = self.http.get_or_none(f"/api/pipelines/{_q(pipeline_id)}")
