@@ -460,6 +460,6 @@ def test_cli_set_check_history_watch(store: ml.Store, db_path: Path, hook: Recei
     out = runner.invoke(cli, ["alert-history", "--json", *base])
     assert '"delivered"' in out.output
     out = runner.invoke(cli, ["alerts", "watch", "--interval", "0.01", "--count", "2", *base])
-    assert out.output.count("checked 1 alerts: 0 triggered") == 2
+    assert out.output.count("checked 1 alert: 0 triggered") == 2
     out = runner.invoke(cli, ["alerts", "delete", "nope", *base])
     assert out.exit_code != 0 and "does not exist" in out.output

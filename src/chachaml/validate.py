@@ -106,7 +106,7 @@ def run_id(value: object) -> str:
     if not _RUN_ID.match(value):
         raise InvalidInput(
             f"run id {_describe(value)} is malformed: expected 32 lowercase hex characters "
-            "(the `id` of a run dict)"
+            "(the `id` of a run dict), or a unique prefix of at least 4 of them"
         )
     return value
 

@@ -18,7 +18,8 @@ def _print_check(summary: dict[str, Any], as_json: bool) -> None:
         return
     triggered = summary["triggered"]
     failed = sum(1 for d in summary["deliveries"] if d["delivery"] == "failed")
-    line = f"checked {summary['checked']} alerts: {len(triggered)} triggered"
+    n = summary["checked"]
+    line = f"checked {n} alert{'' if n == 1 else 's'}: {len(triggered)} triggered"
     if summary["deliveries"]:
         line += f", {len(summary['deliveries']) - failed} delivered, {failed} failed"
     if summary.get("error"):
