@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from chachaml import context, filters, query, validate
+from chachaml import config, context, query, validate
 from chachaml.errors import InvalidInput, NotFound
 from chachaml.formatting import RecordsView, RecordView
 from chachaml.store import Store
@@ -78,8 +78,6 @@ ON_END_ENV = "CHACHAML_ALERTS_ON_END"
 TIMEOUT_ENV = "CHACHAML_ALERT_TIMEOUT"  # seconds per attempt, and the run-end budget
 RETRIES_ENV = "CHACHAML_ALERT_RETRIES"
 UI_URL_ENV = "CHACHAML_UI_URL"
-DEFAULT_TIMEOUT = 5.0
-DEFAULT_RETRIES = 3
 _PUBLIC_EVENT = (
     "id",
     "alert",
@@ -104,25 +102,15 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _setting(name: str, default: float, minimum: float) -> float:
-    """A numeric environment setting; the default when unset or malformed (never raises)."""
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        return default
-    return value if math.isfinite(value) and value >= minimum else default
-
-
 def delivery_timeout() -> float:
     """Seconds per delivery attempt (``CHACHAML_ALERT_TIMEOUT``, default 5), which is also the
     most a run's end waits for its alerts (``CHACHAML_ALERTS_ON_END=1``)."""
-    return _setting(TIMEOUT_ENV, DEFAULT_TIMEOUT, 0.001)
+    return config.get(TIMEOUT_ENV)
 
 
 def delivery_retries() -> int:
     """Retries after a failed attempt (``CHACHAML_ALERT_RETRIES``, default 3)."""
-    return int(_setting(RETRIES_ENV, DEFAULT_RETRIES, 0))
+    return int(config.get(RETRIES_ENV))
 
 
 # -- masking ----------------------------------------------------------------------------------
@@ -199,6 +187,8 @@ def _filter(value: object) -> str | None:
     text = validate.text(value, "filter", limit=MAX_FILTER_CHARS)
     if not text.strip():
         return None
+    from chachaml import filters  # the parser is loaded when a filter is first used
+
     filters.validate(text)
     if filters.order_by(text):
         raise InvalidInput("an alert's filter selects runs; it takes no `order by`")

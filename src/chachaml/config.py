@@ -23,6 +23,8 @@ SETTINGS: dict[str, tuple[float, float, bool]] = {
     "CHACHAML_PG_TIMEOUT": (30.0, 0, False),
     "CHACHAML_PG_POOL_MAX": (4, 1, True),
     "CHACHAML_S3_PART_SIZE": (8 * 1024 * 1024, 5 * 1024 * 1024, True),
+    "CHACHAML_ALERT_TIMEOUT": (5.0, 0.001, False),
+    "CHACHAML_ALERT_RETRIES": (3, 0, True),
 }
 
 

@@ -26,10 +26,9 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from chachaml import artifact_api, liveness, query, tracking, validate
+from chachaml import artifact_api, liveness, query, runs_api, tracking, validate
 from chachaml.artifacts import formats
 from chachaml.context import resolve
 from chachaml.display import PipelineView
@@ -56,7 +55,7 @@ _log = logging.getLogger("chachaml.pipeline")
 RESULT_ARTIFACT = "pipeline-result"
 STEP_STATUSES = ("pending", "running", "completed", "failed", "killed", "skipped", "reused")
 MAX_STEPS = 1000
-MAX_ERROR_CHARS = 10_000
+MAX_ERROR_CHARS = runs_api.MAX_ERROR_CHARS
 PIPELINE_TAG = "pipeline"
 STEP_TAG = "pipeline_step"
 
@@ -65,8 +64,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One step: ``fn(ctx)`` runs in its own child run. With ``save_result=True`` its return
     value is stored as artifact ``pipeline-result`` of the step run (JSON when it survives a
     JSON round trip unchanged, else the format ``log_artifact`` would choose), so that
@@ -77,15 +75,14 @@ class Step:
     save_result: bool = False
 
 
-@dataclass
-class StepContext:
-    """What a step function gets: earlier results and where it runs."""
+class StepContext(NamedTuple):
+    """What a step function gets: earlier results (by step name) and where it runs."""
 
     pipeline_id: str
     step_name: str
     step_index: int
     prev_result: Any
-    results: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any]
     run: tracking.ActiveRun | None = None
 
 
@@ -131,16 +128,6 @@ def _error_text(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
-def _optional_ms(value: object, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{what} must be epoch milliseconds (an integer), got {value!r}")
-    if not validate.INT64_MIN <= value <= validate.INT64_MAX:
-        raise InvalidInput(f"{what} is outside the int64 range")
-    return value
-
-
 # -- bookkeeping (also the server side of the remote store) ------------------------------------
 def record_pipeline(
     pipeline_id: str,
@@ -168,7 +155,7 @@ def record_pipeline(
     names = [validate.name(s, "step name") for s in steps]
     if len(set(names)) != len(names):
         raise InvalidInput("step names must be unique")
-    created = _optional_ms(created_at, "created_at")
+    created = validate.optional_int64(created_at, "created_at")
     st.meta.create_pipeline(
         pipeline_id,
         name,
@@ -199,8 +186,8 @@ def record_step(
     state = StepState(
         status=validate.status(status, STEP_STATUSES),
         run_id=None if run_id is None else validate.run_id(run_id),
-        started_at=_optional_ms(started_at, "started_at"),
-        finished_at=_optional_ms(finished_at, "finished_at"),
+        started_at=validate.optional_int64(started_at, "started_at"),
+        finished_at=validate.optional_int64(finished_at, "finished_at"),
         error=None if error is None else validate.text(error, "error")[:MAX_ERROR_CHARS],
         result_artifact=None if result_artifact is None else validate.name(result_artifact),
     )

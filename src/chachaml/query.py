@@ -424,7 +424,6 @@ def metric_history(
     validate.key(key, "metric key")
     if max_points is not None:
         validate.limit(max_points, "max_points")
-    st.flush()
     if max_points == 0:
         return []
     points = st.meta.metric_history(find_run_id(run_id, store=st), key, max_points)

@@ -71,14 +71,6 @@ def new_run_id() -> str:
     return raw.hex()
 
 
-def _int_or_none(value: object, what: str) -> int | None:
-    if value is None:
-        return None
-    if type(value) is not int or not validate.INT64_MIN <= value <= validate.INT64_MAX:
-        raise InvalidInput(f"{what} must be an integer, got {value!r}")
-    return value
-
-
 def insert_run(
     *,
     experiment: str | None = None,
@@ -106,7 +98,7 @@ def insert_run(
             DEFAULT_EXPERIMENT if experiment is None else experiment, "experiment"
         ),
         name=validate.optional_name(name, "run name"),
-        start_time=_int_or_none(start_time, "start_time") or _now_ms(),
+        start_time=validate.optional_int64(start_time, "start_time") or _now_ms(),
         created_by=validate.name(created_by, "created_by")
         if created_by is not None
         else envinfo.current_user(),
@@ -114,7 +106,7 @@ def insert_run(
         tags=validate.tags(tags) if tags is not None else {},
         env=env_plain,
         host=validate.optional_name(host, "host"),
-        pid=_int_or_none(pid, "pid"),
+        pid=validate.optional_int64(pid, "pid"),
     )
     if run_id is not None and st.meta.get_run(new.id) is not None:
         raise AlreadyExists(f"run {new.id} already exists")
@@ -168,7 +160,7 @@ def finish_run(
     run_id = query.find_run_id(run_id, store=st)
     status = validate.status(status, validate.FINAL_STATUSES)
     error = validate.error_text(error)
-    end = _int_or_none(end_time, "end_time") or _now_ms()
+    end = validate.optional_int64(end_time, "end_time") or _now_ms()
     st.meta.finish_run(run_id, status, end, None if error is None else error[:MAX_ERROR_CHARS])
     # -- alerts: with CHACHAML_ALERTS_ON_END=1, check this run's alerts now (never raises; the
     # deliveries take at most the alert delivery timeout) ------------------------------------
@@ -266,7 +258,7 @@ def log_metric_batch(
             if type(raw_step) is int and validate.INT64_MIN <= raw_step <= validate.INT64_MAX
             else validate.step(raw_step, key)
         )
-        when = now if ts is None else _int_or_none(ts, "timestamp")
+        when = now if ts is None else validate.optional_int64(ts, "timestamp")
         rows.append((run_id, key, step, value, now if when is None else when))
     if runs:
         known = st.meta.count_runs(RunQuery(ids=sorted(runs), limit=None, include_archived=True))
@@ -292,7 +284,7 @@ def archive_before(
     before_ms: int, experiment: str | None = None, *, store: Store | None = None
 ) -> int:
     """Archive finished runs that ended before ``before_ms`` (epoch ms); returns the count."""
-    cutoff = _int_or_none(before_ms, "before_ms")
+    cutoff = validate.optional_int64(before_ms, "before_ms")
     if cutoff is None:
         raise InvalidInput("before_ms is required")
     return _store(store).meta.archive_runs(cutoff, validate.optional_name(experiment, "experiment"))

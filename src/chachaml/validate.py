@@ -111,6 +111,15 @@ def run_id(value: object) -> str:
     return value
 
 
+def optional_int64(value: object, what: str) -> int | None:
+    """None, or an integer in the int64 range (times in epoch ms, pids); bools are refused."""
+    if value is None:
+        return None
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidInput(f"{what} must be an integer in the int64 range, got {_describe(value)}")
+    return value
+
+
 def metric_value(value: object, metric: str) -> float:
     """Coerce a metric value to float; NaN and infinities are allowed, strings and bools are not."""
     if type(value) is float:

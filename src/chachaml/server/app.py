@@ -120,7 +120,14 @@ class _Limits:
         if upload:
             await self.app(scope, self._limited(receive, cap), send)
         elif has_body:
-            await self._json(scope, receive, send, cap, None if length is None else int(length))
+            await self._json(
+                scope,
+                receive,
+                send,
+                cap,
+                None if length is None else int(length),
+                keyed="idempotency-key" in headers,
+            )
         else:
             await self.app(scope, receive, send)
 
@@ -141,7 +148,14 @@ class _Limits:
         return limited
 
     async def _json(
-        self, scope: Scope, receive: Receive, send: Send, cap: int, length: int | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        cap: int,
+        length: int | None,
+        *,
+        keyed: bool,
     ) -> None:
         """Read a JSON body whole (within the budget), check it, then hand it to the app."""
         try:
@@ -181,7 +195,7 @@ class _Limits:
             if problem is not None:
                 await error_response(422, "invalid_input", problem)(scope, receive, send)
                 return
-            if any(k.lower() == b"idempotency-key" for k, _ in scope["headers"]):
+            if keyed:
                 # What a retry is compared with: the exact bytes (hashing them costs far less
                 # than re-serialising a large metric batch).
                 scope.setdefault("state", {})["body_sha256"] = hashlib.sha256(body).hexdigest()
