@@ -54,3 +54,11 @@ def test_import_chachaml_takes_at_most_150_ms() -> None:
     code = "import time\nt = time.perf_counter()\nimport chachaml\nprint(time.perf_counter() - t)"
     best = min(float(run_python(code)) for _ in range(5))
     assert best <= 0.150, f"import chachaml took {best * 1000:.0f} ms (best of 5)"
+
+
+def test_import_chachaml_leaves_the_filter_parser_for_the_first_filter() -> None:
+    code = (
+        "import sys, json, chachaml\n"
+        "print(json.dumps([m for m in ('chachaml.filters', 'dataclasses') if m in sys.modules]))"
+    )
+    assert json.loads(run_python(code)) == []
