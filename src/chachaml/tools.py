@@ -1,0 +1,1 @@
+"""Placeholder: being written (replace this file, or turn it into a package)."""
