@@ -12,9 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## Track the demo workload into ./chachaml.db and show what was tracked.
+## Track the demo workload into ./chachaml.db, show what was tracked, then serve the web UI on
+## http://127.0.0.1:8080 (Ctrl-C stops it). `make demo SERVE=0` (or CHACHAML_DEMO_SERVE=0) only tracks.
+SERVE ?= $(if $(CHACHAML_DEMO_SERVE),$(CHACHAML_DEMO_SERVE),1)
 demo: $(STAMP)
 	$(BIN)/chachaml demo
+	@if [ "$(SERVE)" != "0" ]; then $(BIN)/chachaml ui --store chachaml.db; fi
 
 ## Lint, type-check and run the whole test suite with coverage.
 test: $(STAMP) lint types unit
