@@ -23,6 +23,15 @@ OPTIONAL = (
     "fastapi",
     "httpx",
     "mcp",
+    "anthropic",
+    "openai",
+    "httpx2",
+    "psutil",
+    "pynvml",
+    "lightgbm",
+    "xgboost",
+    "jinja2",
+    "playwright",
 )
 
 
