@@ -90,6 +90,16 @@ from chachaml.tracking import start_run as start_run
 from chachaml.tracking import tracked as tracked
 from chachaml.version import __version__ as __version__
 
+
+def autolog(disable: bool = False, log_models: bool = True, max_children: int = 50) -> None:
+    """Log every scikit-learn ``fit`` (see :func:`chachaml.sklearn.autolog` and
+    docs/autolog.md); needs the ``[sklearn]`` extra. scikit-learn is imported on the first call,
+    never by ``import chachaml``."""
+    from chachaml.sklearn import autolog as sklearn_autolog
+
+    sklearn_autolog(disable=disable, log_models=log_models, max_children=max_children)
+
+
 __all__ = [
     "ActiveRun",
     "AlreadyExists",
@@ -113,6 +123,7 @@ __all__ = [
     "alerts",
     "archive_runs",
     "artifact_path",
+    "autolog",
     "batched_metrics",
     "best_run",
     "bind",

@@ -1,1 +1,0 @@
-"""Placeholder: being written (replace this file, or turn it into a package)."""
