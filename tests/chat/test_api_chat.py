@@ -223,6 +223,6 @@ def test_a_validation_error_does_not_echo_the_key(client: TestClient, fake_llm: 
     assert "QQQQQQQQ" not in resp.text
 
 
-def test_the_schema_fuzzer_cannot_reach_the_chat_route(client: TestClient) -> None:
-    # Until the fuzzer excludes it: a fuzzed valid question would go to a public provider.
-    assert "/api/chat" not in client.get("/api/openapi.json").json()["paths"]
+def test_the_chat_route_is_published_in_the_schema(client: TestClient) -> None:
+    # (The schema fuzzer excludes it: a fuzzed valid question would go to a public provider.)
+    assert "/api/chat" in client.get("/api/openapi.json").json()["paths"]

@@ -26,7 +26,9 @@ MAX_EXAMPLES = 20
 _STORE = open_store("sqlite:///:memory:")
 # schemathesis' ASGI client sends `Host: testserver`; this app is told to serve that name.
 _APP = create_app(Settings(allowed_hosts=allowed_hosts("testserver")), store=_STORE)
-schema = schemathesis.openapi.from_asgi("/api/openapi.json", _APP)
+# /api/chat is left out: a valid body makes the server call the LLM provider the body names
+# (tests/chat covers it against local servers speaking the providers' wire formats).
+schema = schemathesis.openapi.from_asgi("/api/openapi.json", _APP).exclude(path="/api/chat")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -65,9 +65,7 @@ def _serves_loopback_only(request: Request) -> bool:
     return settings_of(request).allowed_hosts <= LOOPBACK_NAMES
 
 
-# Not in the OpenAPI schema (yet): the schema fuzzer (tests/server/test_fuzz.py) would send
-# valid questions that go to the provider's public API. docs/chat.md documents the route.
-@router.post("/api/chat", dependencies=[READ], tags=["chat"], include_in_schema=False)
+@router.post("/api/chat", dependencies=[READ], tags=["chat"])
 def ask(request: Request, body: ChatRequest, x_chat_api_key: KeyHeader = None) -> Response:
     """Answer ``question`` with an LLM calling chachaml's tools on this store:
     ``{"answer", "iterations", "tool_calls", "stop_reason", "provider", "model"}``. The answer
