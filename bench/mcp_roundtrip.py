@@ -10,11 +10,13 @@ in-process (``chachaml.tools.call_tool``), so the two see the same machine load 
 difference is what MCP and stdio add.
 
     python bench/mcp_roundtrip.py [--runs 10000] [--repeat 50] [--order-by 'metrics.acc desc']
+                                  [--json PATH]   # also write the figures for bench/run.py
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -70,6 +72,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--order-by", help="also sort, e.g. 'metrics.acc desc' (a costlier query)")
+    parser.add_argument("--json", help="write the figures to this file (bench/frontdoors.py)")
     opts = parser.parse_args()
     args: dict[str, Any] = {"filter": FILTER}
     if opts.order_by:
@@ -87,6 +90,24 @@ def main() -> None:
         print(_line("in-process call_tool", local))
         extra = statistics.median([a - b for a, b in zip(stdio, local, strict=True)])
         print(f"what MCP over stdio adds (median of the paired differences): {extra:.1f} ms")
+    if opts.json:
+        lines = [
+            {
+                "name": f"MCP `search_runs` round trip over stdio, {opts.runs:,} runs (median)",
+                "value": statistics.median(stdio),
+                "unit": "ms",
+                "target": 50.0,
+                "higher_better": False,
+            },
+            {
+                "name": "… of which MCP + stdio (median of paired differences)",
+                "value": extra,
+                "unit": "ms",
+                "target": None,
+                "higher_better": False,
+            },
+        ]
+        Path(opts.json).write_text(json.dumps({"lines": lines}))
 
 
 if __name__ == "__main__":

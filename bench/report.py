@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import frontdoors
 import peers
 
 if TYPE_CHECKING:
@@ -420,6 +421,7 @@ def render(data: dict[str, Any], sizes: Sizes) -> str:
             f"| {ratio} | {judge(t, x)} |"
         )
     w("")
+    out.extend(frontdoors.render(data.get("frontdoors", {})))
     w("## Results")
     w("")
     w(

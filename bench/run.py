@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import frontdoors
 import peers
 from report import CHACHAML, LABELS, RAW, render, rows_for, spread_vs, targets_for
 
@@ -449,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(libs, sizes, max(1, opts.repeat), env)
     runner.all()
     summarise(runner.results)
+    front = frontdoors.run_all(quick=opts.quick)
     for lib in libs:  # a peer that could not run at all is reported, never fatal
         if not any(slot["reps"] for slot in runner.results[lib.name].values()):
             problems.setdefault(lib.name, "every workload failed (see latest.json)")
@@ -481,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "durability": {lib.name: DURABILITY[lib.name] for lib in libs},
         "results": runner.results,
+        "frontdoors": front,
     }
     data["targets"] = [t.get(runner.results) for t in targets_for(sizes)]
     data["spread"] = spread_vs(prev, runner.results, rows_for(sizes))
