@@ -25,8 +25,8 @@ test: $(STAMP) lint types unit
 check: test
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples scripts
+	$(BIN)/ruff format --check src tests bench examples scripts
 	$(BIN)/lint-imports --no-cache
 
 types: $(STAMP)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from chachaml import artifact_api, context, envinfo, query, runs_api, validate
+from chachaml import artifact_api, context, envinfo, query, runs_api, sysmetrics, validate
 from chachaml.errors import InvalidInput, NoActiveRun
 from chachaml.store import Store
 from chachaml.store.protocol import MetricPoint
@@ -37,6 +37,8 @@ _batch_var: contextvars.ContextVar[dict[Store, list[MetricPoint]] | None] = cont
 )
 _time_ns = time.time_ns
 _run_get = context.run_var.get
+# System-metrics samplers by run id, so that ending a run by id from anywhere stops its sampler.
+_samplers: dict[str, sysmetrics.SystemMetricsSampler] = {}
 
 
 class ActiveRun(Mapping[str, Any]):
@@ -62,6 +64,8 @@ class ActiveRun(Mapping[str, Any]):
         self._token: contextvars.Token[ActiveRun | None] | None = None
         self._explicit = False
         self._snapshot: dict[str, Any] | None = None
+        #: The system-metrics sampler of this run (``ml.run(..., system_metrics=True)``), or None.
+        self.sampler: sysmetrics.SystemMetricsSampler | None = None
 
     # -- mapping protocol: the run dict ---------------------------------------------------------
     @property
@@ -186,6 +190,7 @@ class ActiveRun(Mapping[str, Any]):
             return
         validate.status(status, validate.FINAL_STATUSES)
         validate.error_text(error)  # refused before the run ends, so a bad call changes nothing
+        self.stop_system_metrics()  # its last sample is flushed with the run's other points
         self.ended = True
         try:
             self.store.flush()
@@ -196,6 +201,13 @@ class ActiveRun(Mapping[str, Any]):
                 runs_api.finish_run(self.id, status, error, store=self.store)
             finally:  # even if the store failed, the enclosing run becomes current again
                 self._detach()
+
+    def stop_system_metrics(self) -> None:
+        """Stop and join this run's system-metrics sampler (after one last sample), if any."""
+        sampler, self.sampler = self.sampler, None
+        if sampler is not None:
+            _samplers.pop(self.id, None)
+            sampler.stop()
 
     def _write_pending_batch(self) -> None:
         """Points of this run still held by an enclosing ``batched_metrics()`` block are written
@@ -267,7 +279,10 @@ def _start(
     store: Store | None,
     *,
     explicit: bool,
+    system_metrics: bool | None = None,
+    system_metrics_interval: float | None = None,
 ) -> ActiveRun:
+    interval = sysmetrics.settings(system_metrics, system_metrics_interval)
     st = context.resolve(store, flush=False)
     outer = context.current_active_run()
     if outer is not None and (outer.store is not st or outer.ended):
@@ -295,6 +310,10 @@ def _start(
         parent_id = None
     if experiment is None and parent_handle is not None:
         experiment = parent_handle.experiment
+    sampler = None
+    # From the environment only top-level runs sample (folds of a CV would repeat the parent's).
+    if interval is not None and (system_metrics is not None or parent_id is None):
+        sampler = sysmetrics.SystemMetricsSampler(_no_sink, interval)  # checks psutil first
     run_id = runs_api.insert_run(
         experiment=experiment,
         name=name,
@@ -312,7 +331,31 @@ def _start(
     st.writer.active_runs.add(run_id)
     st.writer.start()
     handle._token = context.run_var.set(handle)
+    if sampler is not None:
+        sampler.sink = functools.partial(_log_sample, handle)
+        try:
+            handle.sampler = _samplers[run_id] = sampler.start()
+        except Exception as exc:  # monitoring must not stop the training it watches
+            import logging
+
+            logging.getLogger("chachaml").warning(
+                "chachaml: system metrics could not start for run %s: %s", run_id, exc
+            )
     return handle
+
+
+def _no_sink(values: dict[str, float], step: int) -> None:
+    """The sink of a sampler until its run exists."""
+
+
+def _log_sample(handle: ActiveRun, values: dict[str, float], step: int) -> None:
+    if handle.ended:  # a safety net: the run ended without stopping its sampler
+        sampler, handle.sampler = handle.sampler, None
+        _samplers.pop(handle.id, None)
+        if sampler is not None:
+            sampler.stop(final_sample=False)  # from its own thread: no join, no last sample
+        return
+    handle.log_metrics(values, step=step)
 
 
 def start_run(
@@ -324,6 +367,8 @@ def start_run(
     nested: bool | None = None,
     *,
     store: Store | None = None,
+    system_metrics: bool | None = None,
+    system_metrics_interval: float | None = None,
 ) -> ActiveRun:
     """Start a run and make it current; end it with ``ml.end_run()`` (or use it in ``with``).
 
@@ -332,7 +377,18 @@ def start_run(
     unless ``nested`` says what is meant: a forgotten ``end_run()`` in a notebook never turns
     later runs into children silently.
     """
-    handle = _start(experiment, name, tags, parent, created_by, nested, store, explicit=True)
+    handle = _start(
+        experiment,
+        name,
+        tags,
+        parent,
+        created_by,
+        nested,
+        store,
+        explicit=True,
+        system_metrics=system_metrics,
+        system_metrics_interval=system_metrics_interval,
+    )
     handle._explicit = True
     context.push_explicit(handle)
     return handle
@@ -348,14 +404,29 @@ def run(
     nested: bool | None = None,
     *,
     store: Store | None = None,
+    system_metrics: bool | None = None,
+    system_metrics_interval: float | None = None,
 ) -> Iterator[ActiveRun]:
     """Track the block as one run: ``with ml.run(experiment="iris") as run: ...``.
 
     Ends ``completed`` normally, ``failed`` with the error text when an exception escapes (the
     exception propagates), ``killed`` on ``KeyboardInterrupt``. Runs opened inside become children
-    (``nested=False`` for a separate run).
+    (``nested=False`` for a separate run). ``system_metrics=True`` samples CPU, memory, disk,
+    network and GPU into ``system/...`` metrics every ``system_metrics_interval`` seconds
+    (default: ``CHACHAML_SYSTEM_METRICS`` / ``CHACHAML_SYSTEM_METRICS_INTERVAL``).
     """
-    handle = _start(experiment, name, tags, parent, created_by, nested, store, explicit=False)
+    handle = _start(
+        experiment,
+        name,
+        tags,
+        parent,
+        created_by,
+        nested,
+        store,
+        explicit=False,
+        system_metrics=system_metrics,
+        system_metrics_interval=system_metrics_interval,
+    )
     with handle:
         yield handle
 
@@ -389,6 +460,9 @@ def end_run(
     if isinstance(handle, ActiveRun):
         handle.end(status, error)
     else:
+        sampler = _samplers.pop(run_id, None)  # a run of this process from another context
+        if sampler is not None:
+            sampler.stop(final_sample=False)
         runs_api.finish_run(run_id, status, error)
 
 
