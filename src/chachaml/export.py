@@ -42,6 +42,7 @@ def export_runs(
     *,
     ids: Sequence[str] | None = None,
     order_by: str | Sequence[str] | None = None,
+    created_by: str | None = None,
     store: Store | None = None,
 ) -> list[dict[str, Any]]:
     """Flat rows of the matching runs (every run unless ``limit``), newest first: the run
@@ -51,6 +52,7 @@ def export_runs(
         filter,
         experiment=experiment,
         status=status,
+        created_by=created_by,
         tags=tags,
         ids=ids,
         order_by=order_by,

@@ -414,19 +414,28 @@ def params_json(run_ids: Sequence[str], *, store: Store | None = None) -> dict[s
 
 
 def metric_history(
-    run_id: str, key: str, max_points: int | None = None, *, store: Store | None = None
+    run_id: str,
+    key: str,
+    max_points: int | None = None,
+    *,
+    after_step: int | None = None,
+    store: Store | None = None,
 ) -> list[dict[str, Any]]:
     """Points of one metric in step order: ``[{"step", "value", "timestamp"}, ...]``.
 
     ``max_points`` downsamples long series (min/max per bucket, so spikes stay visible).
+    ``after_step`` is a cursor for live updates: only the points with a greater step, the first
+    ``max_points`` of them, never downsampled (ask again from the last step returned).
     """
     st = resolve(store)
     validate.key(key, "metric key")
     if max_points is not None:
         validate.limit(max_points, "max_points")
+    if after_step is not None:
+        after_step = validate.step(after_step, key)
     if max_points == 0:
         return []
-    points = st.meta.metric_history(find_run_id(run_id, store=st), key, max_points)
+    points = st.meta.metric_history(find_run_id(run_id, store=st), key, max_points, after_step)
     return [{"step": s, "value": v, "timestamp": t} for s, v, t in points]
 
 

@@ -53,6 +53,24 @@ with ml.run(experiment="churn", name="baseline"):
 """
 
 SETUPS: dict[str, Setup] = {
+    "docs/chat.md": Setup(
+        # A scripted local server speaking OpenAI's wire format stands in for llama-server: it
+        # asks for best_run, then answers from the tool's result.
+        prelude="""
+import json, os, sys
+import docblocks
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(docblocks.__file__)), "..", "chat"))
+from fake_llm import FakeLLM, openai_text, openai_tools
+def _answer(body):
+    best = json.loads(body["messages"][-1]["content"])
+    run = best["run"]
+    return openai_text(f"Run {run['id']} ({run['name']}) has the best auc: {best['value']}.")
+_llm = FakeLLM()
+_llm.script(openai_tools(("best_run", {"metric": "auc", "experiment": "churn"})), _answer)
+os.environ["CHACHAML_CHAT_BASE_URL"] = _llm.v1
+os.environ["CHACHAML_CHAT_MODEL"] = "qwen2.5-7b-instruct"
+""",
+    ),
     "docs/alerts.md": Setup(
         # A real local webhook receiver stands in for Slack: it answers 200 to every POST.
         prelude="""

@@ -24,6 +24,9 @@ _COMMAND_MODULES = (
     "chachaml.cli.migrate",
     "chachaml.cli.pipelines",
     "chachaml.cli.alerts",
+    "chachaml.cli.ui",
+    "chachaml.cli.chat",
+    "chachaml.cli.mcp",
 )
 
 for _name in _COMMAND_MODULES:

@@ -1,36 +1,58 @@
-"""CLI commands ``server`` (run the HTTP API) and ``sync`` (send spooled metrics)."""
+"""CLI commands ``server`` (the HTTP API and web UI) and ``sync`` (send spooled metrics); the
+serving shared with ``chachaml ui`` (:func:`serve`)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from chachaml.cli.common import cli, echo_json
 from chachaml.errors import InvalidInput
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def server_options(fn: F) -> F:
+    """The options ``chachaml server`` and ``chachaml ui`` share."""
+    options = [
+        click.option(
+            "--store", "store_url", envvar="CHACHAML_STORE", help="Store URL or SQLite path."
+        ),
+        click.option(
+            "--artifacts", "artifacts_url", envvar="CHACHAML_ARTIFACTS", help="Artifact location."
+        ),
+        click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind."),
+        click.option(
+            "--port", default=8080, show_default=True, type=int, help="Port to listen on."
+        ),
+        click.option(
+            "--token",
+            "tokens",
+            multiple=True,
+            help="Bearer token, optionally TOKEN:read or TOKEN:write (repeatable; also "
+            "CHACHAML_TOKENS). Browsers sign in at /login.",
+        ),
+        click.option("--insecure", is_flag=True, help="Allow a non-loopback bind without tokens."),
+        click.option(
+            "--allowed-host",
+            "allowed",
+            multiple=True,
+            metavar="NAME",
+            help="Also answer requests whose Host header is NAME, e.g. behind a reverse proxy "
+            "(repeatable; also CHACHAML_ALLOWED_HOSTS, comma-separated; '*' = any). Loopback "
+            "names and the --host address are always allowed; any other Host gets 400 (DNS "
+            "rebinding).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
 
 @cli.command("server")
-@click.option("--store", "store_url", envvar="CHACHAML_STORE", help="Store URL or SQLite path.")
-@click.option(
-    "--artifacts", "artifacts_url", envvar="CHACHAML_ARTIFACTS", help="Artifact location."
-)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
-@click.option(
-    "--token",
-    "tokens",
-    multiple=True,
-    help="Bearer token, optionally TOKEN:read or TOKEN:write (repeatable; also CHACHAML_TOKENS).",
-)
-@click.option("--insecure", is_flag=True, help="Allow a non-loopback bind without tokens.")
-@click.option(
-    "--allowed-host",
-    "allowed",
-    multiple=True,
-    metavar="NAME",
-    help="Also answer requests whose Host header is NAME, e.g. behind a reverse proxy "
-    "(repeatable; also CHACHAML_ALLOWED_HOSTS, comma-separated; '*' = any). Loopback names and "
-    "the --host address are always allowed; any other Host gets 400 (DNS rebinding).",
-)
+@server_options
 def server_cmd(
     store_url: str | None,
     artifacts_url: str | None,
@@ -40,14 +62,31 @@ def server_cmd(
     insecure: bool,
     allowed: tuple[str, ...],
 ) -> None:
-    """Serve the JSON HTTP API of one store (runs, metrics, artifacts, models; the schema at
-    /api/openapi.json). There is no web UI."""
+    """Serve one store: the JSON HTTP API (schema at /api/openapi.json) and the web UI (the
+    same app as `chachaml ui`)."""
+    serve(store_url, artifacts_url, host, port, tokens, insecure, allowed)
+
+
+def serve(
+    store_url: str | None,
+    artifacts_url: str | None,
+    host: str,
+    port: int,
+    tokens: tuple[str, ...],
+    insecure: bool,
+    allowed: tuple[str, ...],
+    *,
+    name: str = "server",
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Check the bind and tokens, build the app and serve it until interrupted; ``on_ready``
+    gets the server's URL once it is listening."""
     import os
 
     try:
         import uvicorn
     except ImportError as exc:  # pragma: no cover - the server extra is in dev
-        raise InvalidInput("chachaml server needs: pip install 'chachaml[server]'") from exc
+        raise InvalidInput(f"chachaml {name} needs: pip install 'chachaml[server]'") from exc
     from chachaml.server.app import create_app
     from chachaml.server.settings import LOOPBACK_HOSTS, Settings, allowed_hosts, parse_tokens
 
@@ -72,8 +111,46 @@ def server_cmd(
         store_url=store_url, artifacts_url=artifacts_url, tokens=table, allowed_hosts=hosts
     )
     app = create_app(settings)
-    click.echo(f"chachaml server on http://{host}:{port} (store {app.state.store.url})", err=True)
+    url = local_url(host, port)
+    click.echo(f"chachaml {name} on {url} (store {app.state.store.url})", err=True)
+    if on_ready is not None:
+        _when_listening(host, port, lambda: on_ready(url))
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a browser on this machine uses for a server bound to ``host``."""
+    if _unspecified(host):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _when_listening(
+    host: str, port: int, action: Callable[[], None], timeout: float = 60.0
+) -> None:
+    """Call ``action`` from a helper thread as soon as ``host:port`` accepts connections (not
+    at all if nothing listens there within ``timeout`` seconds)."""
+    import socket
+    import threading
+    import time
+
+    target = "127.0.0.1" if _unspecified(host) else host.strip("[]")
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((target, port), timeout=1.0):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            return
+        action()
+
+    threading.Thread(target=wait, name="chachaml-open-browser", daemon=True).start()
 
 
 def _unspecified(host: str) -> bool:

@@ -86,6 +86,12 @@ def ask(request: Request, body: ChatRequest, x_chat_api_key: KeyHeader = None) -
                 "this server is reachable from other machines, so it accepts no base_url; "
                 "use the provider's public API or run `chachaml chat --base-url ...` locally"
             )
+        if body.model is None and body.provider != "anthropic":
+            # The server reads no CHACHAML_CHAT_MODEL of its own: say what to send instead.
+            raise InvalidInput(
+                'name the model your server at base_url serves: "model" in the body, e.g. '
+                "the name shown by `ollama list` (llama.cpp's server accepts any name)"
+            )
     key = body.api_key.get_secret_value() if body.api_key is not None else x_chat_api_key
     if not key:
         if body.base_url is None:

@@ -183,13 +183,17 @@ def metric_history(
     key: Annotated[str, Query(max_length=250)],
     max_points: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     raw: bool = False,
+    after_step: Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)] = None,
 ) -> Response:
     """Points of one metric in step order, downsampled to ``max_points`` (default 2,000) keeping
-    each bucket's min and max (spikes stay); ``raw=true`` returns every point."""
+    each bucket's min and max (spikes stay); ``raw=true`` returns every point.
+
+    ``after_step`` is the live-update cursor: only points with a greater step, not downsampled,
+    the first ``max_points`` of them (all with ``raw=true``); ask again from the last step."""
     st = store_of(request)
     query.get_run(run_id, store=st)  # NotFound for an unknown run (an empty history otherwise)
     limit = None if raw else (max_points or settings_of(request).default_history_points)
-    points = query.metric_history(run_id, key, limit, store=st)
+    points = query.metric_history(run_id, key, limit, after_step=after_step, store=st)
     return json_response(request, {"run_id": run_id, "key": key, "points": points})
 
 
@@ -306,8 +310,11 @@ def export(
     tag: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
     limit: Annotated[int | None, Query(ge=0, le=100_000)] = None,
     include_archived: bool = False,
+    created_by: Text = None,
+    order_by: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
 ) -> Response:
-    """Flat rows (run columns, params, latest metrics) as JSON or CSV."""
+    """Flat rows (run columns, params, latest metrics) as JSON or CSV, in the order of
+    ``GET /api/runs`` with the same arguments."""
     rows = exporting.export_runs(
         experiment,
         status,
@@ -315,6 +322,8 @@ def export(
         parse_tags(tag),
         limit,
         include_archived,
+        created_by=created_by,
+        order_by=order_by or None,
         store=store_of(request),
     )
     if format == "csv":

@@ -17,7 +17,15 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import chachaml
-from chachaml.server import api_alerts, api_blobs, api_pipelines, api_read, api_write
+from chachaml.server import (
+    api_alerts,
+    api_blobs,
+    api_chat,
+    api_pipelines,
+    api_read,
+    api_write,
+    mcp_http,
+)
 from chachaml.server.bodies import Budget, json_problem, receive_with_timeout
 from chachaml.server.deps import IdempotencyCache
 from chachaml.server.errors import (
@@ -29,11 +37,14 @@ from chachaml.server.errors import (
     install_handlers,
 )
 from chachaml.server.settings import Settings, host_name
+from chachaml.server.ui.install import install_ui
+from chachaml.server.ui.security import install_security, is_page_path
 from chachaml.store import Store, open_store
 
 __all__ = ["create_app"]
 
 _JSON_TYPES = ("application/json",)
+_FORM_TYPE = "application/x-www-form-urlencoded"  # the web UI's forms (pages only)
 _BODYLESS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -109,7 +120,8 @@ class _Limits:
                 return
         ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         has_body = length not in (None, "0") or "transfer-encoding" in headers
-        if not upload and has_body and ctype not in _JSON_TYPES:
+        form = ctype == _FORM_TYPE and is_page_path(scope["path"])
+        if not upload and not form and has_body and ctype not in _JSON_TYPES:
             await error_response(
                 415,
                 "unsupported_media_type",
@@ -127,6 +139,7 @@ class _Limits:
                 cap,
                 None if length is None else int(length),
                 keyed="idempotency-key" in headers,
+                form=form,
             )
         else:
             await self.app(scope, receive, send)
@@ -156,8 +169,10 @@ class _Limits:
         length: int | None,
         *,
         keyed: bool,
+        form: bool = False,
     ) -> None:
-        """Read a JSON body whole (within the budget), check it, then hand it to the app."""
+        """Read a JSON body (or a UI form) whole (within the budget), check it, then hand it to
+        the app."""
         try:
             reserved = await self.budget.acquire(
                 cap if length is None else length, self.settings.body_timeout
@@ -191,7 +206,7 @@ class _Limits:
                 more = message.get("more_body", False)
             body = b"".join(chunks)
             del chunks
-            problem = json_problem(body)
+            problem = None if form else json_problem(body)
             if problem is not None:
                 await error_response(422, "invalid_input", problem)(scope, receive, send)
                 return
@@ -262,7 +277,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(api_blobs.router)
     app.include_router(api_pipelines.router)
     app.include_router(api_alerts.router)
+    app.include_router(api_chat.router)
+    install_ui(app)
+    app.include_router(mcp_http.router)
     app.add_middleware(_Limits, settings=settings)
+    install_security(app)  # last: its headers go on every answer, early refusals too
     return app
 
 

@@ -102,6 +102,7 @@ def error_response(status: int, code: str, message: str, *, close: bool = False)
     """The JSON error response. ``close`` adds ``Connection: close`` (for answers sent before
     the request body was read: the connection cannot be reused)."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    headers["X-Content-Type-Options"] = "nosniff"  # also on answers no middleware sees (500)
     if close:
         headers["Connection"] = "close"
     body = dumps({"error": {"code": code, "message": message}})
@@ -212,4 +213,22 @@ def install_handlers(app: FastAPI) -> None:
         Exception: unexpected,
     }
     for exc_class, handler in handlers.items():
-        app.add_exception_handler(exc_class, handler)
+        app.add_exception_handler(exc_class, _page_aware(handler))
+
+
+def _page_aware(handler: Any) -> Any:
+    """``handler``, whose JSON answer ``app.state.error_page(request, response)`` (set by the web
+    UI) may turn into an HTML page for browser routes; the API's answers stay as they are."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        response: Response = await handler(request, exc)
+        page = getattr(request.app.state, "error_page", None)
+        if page is None:
+            return response
+        try:
+            return page(request, response)  # type: ignore[no-any-return]
+        except Exception:  # an error page must not hide the error
+            _log.exception("rendering the error page of %s failed", request.url.path)
+            return response
+
+    return handle

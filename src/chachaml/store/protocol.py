@@ -142,10 +142,12 @@ class MetadataStore(Protocol):
         """Per run, per key: ``last``/``last_step``/``min``/``max``/``first``/``count``."""
 
     def metric_history(
-        self, run_id: str, key: str, max_points: int | None = None
+        self, run_id: str, key: str, max_points: int | None = None, after_step: int | None = None
     ) -> list[tuple[int, float, int]]:
         """``(step, value, timestamp)`` of one series in step order; with ``max_points`` at most
-        that many, keeping each step range's min and max point and the first and last point."""
+        that many, keeping each step range's min and max point and the first and last point.
+        With ``after_step`` only the points with a greater step, not downsampled: the first
+        ``max_points`` of them (a cursor for live updates)."""
 
     def best_run(
         self, key: str, experiment: str | None, direction: str, by: str = "last"

@@ -303,13 +303,15 @@ class RemoteMetadataStore:
         return out
 
     def metric_history(
-        self, run_id: str, key: str, max_points: int | None = None
+        self, run_id: str, key: str, max_points: int | None = None, after_step: int | None = None
     ) -> list[tuple[int, float, int]]:
         params: dict[str, Any] = {"key": key}
         if max_points is None:
             params["raw"] = "true"
         else:
             params["max_points"] = max_points
+        if after_step is not None:
+            params["after_step"] = after_step
         found = self.http.send("GET", f"/api/runs/{_q(run_id)}/metrics/history", params=params)
         return [(int(p["step"]), float(p["value"]), int(p["timestamp"])) for p in found["points"]]
 

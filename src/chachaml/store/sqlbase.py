@@ -337,11 +337,11 @@ class SQLStoreBase:
             return sqlmetrics.summaries(conn, run_ids)
 
     def metric_history(
-        self, run_id: str, key: str, max_points: int | None = None
+        self, run_id: str, key: str, max_points: int | None = None, after_step: int | None = None
     ) -> list[tuple[int, float, int]]:
         with self._read() as conn:
             self._require_run(conn, run_id)
-            return sqlmetrics.history(conn, run_id, key, max_points)
+            return sqlmetrics.history(conn, run_id, key, max_points, after_step)
 
     def best_run(
         self, key: str, experiment: str | None, direction: str, by: str = "last"

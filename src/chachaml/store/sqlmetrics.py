@@ -182,7 +182,7 @@ def summaries(conn: Conn, run_ids: Sequence[str]) -> dict[str, dict[str, RunDict
 
 
 def history(
-    conn: Conn, run_id: str, key: str, max_points: int | None = None
+    conn: Conn, run_id: str, key: str, max_points: int | None = None, after_step: int | None = None
 ) -> list[tuple[int, float, int]]:
     """``(step, value, timestamp)`` of one series in step order (NaN restored).
 
@@ -192,6 +192,9 @@ def history(
     a million points into Python. A long series answers from its min/max blocks
     (:mod:`chachaml.store.sqlblocks`; ranges are then whole blocks wide), a shorter one from a
     range scan of its points.
+
+    With ``after_step`` (a live-update cursor) only points with a greater step are read, the
+    first ``max_points`` of them, never downsampled.
     """
     row = conn.execute(
         "SELECT id, count FROM metric_series WHERE run_id = ? AND key = ?", (run_id, key)
@@ -199,6 +202,16 @@ def history(
     if row is None:
         return []
     sid, count = row
+    if after_step is not None:
+        limit = "" if max_points is None else f" LIMIT {int(max_points)}"
+        return [
+            (step, sqlquery.nan_if_null(value), ts)
+            for step, value, ts in conn.execute(
+                "SELECT step, value, timestamp FROM metrics WHERE series_id = ? AND step > ? "
+                "ORDER BY step" + limit,
+                (sid, after_step),
+            )
+        ]
     if max_points is not None and count > max_points:
         return _downsampled(conn, sid, count, max_points)
     return [
