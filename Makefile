@@ -13,11 +13,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## Track the demo workload into ./chachaml.db, show what was tracked, then serve the web UI on
-## http://127.0.0.1:8080 (Ctrl-C stops it). `make demo SERVE=0` (or CHACHAML_DEMO_SERVE=0) only tracks.
+## http://127.0.0.1:8080 (Ctrl-C stops it). `make demo SERVE=0` (or CHACHAML_DEMO_SERVE=0) only
+## tracks; `make demo PORT=8081` serves on another port.
 SERVE ?= $(if $(CHACHAML_DEMO_SERVE),$(CHACHAML_DEMO_SERVE),1)
+PORT ?= 8080
 demo: $(STAMP)
 	$(BIN)/chachaml demo
-	@if [ "$(SERVE)" != "0" ]; then $(BIN)/chachaml ui --store chachaml.db; fi
+	@if [ "$(SERVE)" != "0" ]; then $(BIN)/chachaml ui --store chachaml.db --port $(PORT); fi
 
 ## Lint, type-check and run the whole test suite with coverage.
 test: $(STAMP) lint types unit

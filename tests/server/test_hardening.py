@@ -108,7 +108,15 @@ def test_the_cli_passes_allowed_hosts_and_says_what_it_serves(
     runner = CliRunner()
     result = runner.invoke(
         cli,
-        ["server", "--store", str(tmp_path / "s.db"), "--allowed-host", "proxy.example"],
+        [
+            "server",
+            "--store",
+            str(tmp_path / "s.db"),
+            "--allowed-host",
+            "proxy.example",
+            "--port",
+            str(free_port()),
+        ],
     )
     assert result.exit_code == 0, result.output
     hosts = seen["app"].state.settings.allowed_hosts

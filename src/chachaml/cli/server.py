@@ -107,6 +107,11 @@ def serve(
             f"{host} with --allowed-host NAME",
             err=True,
         )
+    if _port_in_use(host, port):
+        raise InvalidInput(
+            f"port {port} on {host} is already in use (another server?): pass --port N "
+            "(with make demo: make demo PORT=N)"
+        )
     settings = Settings(
         store_url=store_url, artifacts_url=artifacts_url, tokens=table, allowed_hosts=hosts
     )
@@ -116,6 +121,22 @@ def serve(
     if on_ready is not None:
         _when_listening(host, port, lambda: on_ready(url))
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    """True when ``host:port`` cannot be bound (checked before the store is opened, so a busy
+    port neither creates a store file nor starts half a server)."""
+    import socket
+
+    address = "0.0.0.0" if host == "" else host.strip("[]")  # noqa: S104 - only a bind test
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return True
+    return False
 
 
 def local_url(host: str, port: int) -> str:
