@@ -7,7 +7,7 @@ arguments, unknown run, unknown tool) is a tool error (``isError``) whose text s
 server keeps serving. Write tools are listed and callable only when writes are allowed.
 
 Runs and models are also resources: ``chachaml://runs/{run_id}`` and
-``chachaml://models/{name}`` (JSON).
+``chachaml://models/{name}`` (JSON; the name percent-encoded, as ``urllib.parse.quote``).
 
 >>> server = build_server(store, allow_writes=False)        # doctest: +SKIP
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import quote, unquote
 
 import anyio
 import mcp_types as types
@@ -88,7 +89,8 @@ def _read(store: Store, uri: str) -> str:
     if uri.startswith(_RUN_URI):
         found = tools.call_tool("get_run", {"run_id": uri[len(_RUN_URI) :]}, store=store)
     elif uri.startswith(_MODEL_URI):
-        found = tools.call_tool("get_model", {"name": uri[len(_MODEL_URI) :]}, store=store)
+        name = unquote(uri[len(_MODEL_URI) :])  # listed percent-encoded; a raw name works too
+        found = tools.call_tool("get_model", {"name": name}, store=store)
     else:
         raise ToolError(f"unknown resource {uri[:200]!r}: use {_RUN_URI}ID or {_MODEL_URI}NAME")
     return json.dumps(found, ensure_ascii=False)
@@ -107,7 +109,10 @@ def _resources(store: Store) -> list[types.Resource]:
     ]
     out += [
         types.Resource(
-            uri=f"{_MODEL_URI}{m['name']}", name=f"model {m['name']}", mime_type="application/json"
+            # Percent-encoded: a name may hold spaces, '/', '?' or '#', which a URI may not.
+            uri=f"{_MODEL_URI}{quote(m['name'], safe='')}",
+            name=f"model {m['name']}",
+            mime_type="application/json",
         )
         for m in models
     ]

@@ -128,3 +128,13 @@ def test_malformed_requests_are_refused_and_the_endpoint_keeps_serving(live: Liv
     answer = _post(live.url, READ_TOKEN, body=huge)
     assert answer.status_code == 200 and answer.json()["result"]["isError"] is True
     assert _post(live.url, READ_TOKEN).status_code == 200
+
+
+def test_get_is_405_at_once_instead_of_an_event_stream_held_open(live: LiveServer) -> None:
+    """Stateless: no server-sent messages exist, so a GET used to hang on an empty stream."""
+    headers = {"Authorization": f"Bearer {READ_TOKEN}", "Accept": "text/event-stream"}
+    answer = httpx.get(f"{live.url}/mcp", headers=headers, timeout=10)
+    assert answer.status_code == 405 and "POST" in answer.headers["allow"]
+    assert answer.json()["error"]["code"] == "method_not_allowed"
+    assert httpx.get(f"{live.url}/mcp", timeout=10).status_code == 401  # tokens still first
+    assert _post(live.url, READ_TOKEN).status_code == 200

@@ -175,7 +175,7 @@ def test_hostile_input_gets_errors_and_the_server_keeps_serving(backend: Populat
         bad_calls: list[tuple[dict[str, Any], str]] = [
             ({"name": "drop_tables", "arguments": {}}, "unknown tool 'drop_tables'"),
             ({"name": "get_run", "arguments": {"run_id": 42}}, "run_id must be a string"),
-            ({"name": "list_runs", "arguments": {"limit": "ten"}}, "limit must be a integer"),
+            ({"name": "list_runs", "arguments": {"limit": "ten"}}, "limit must be an integer"),
             (
                 {"name": "search_runs", "arguments": {"filter": "x" * 1_000_000}},
                 "the maximum is 10,000",

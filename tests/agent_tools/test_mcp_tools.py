@@ -42,8 +42,11 @@ def test_bad_calls_are_tool_errors_naming_the_problem(backend: Populated) -> Non
         ("get_run", {"run_id": 5}, "invalid_input", "run_id must be a string, got integer"),
         ("get_run", {}, "invalid_input", "missing required argument 'run_id'"),
         ("get_run", {"run_id": "x/../etc"}, "invalid_input", "run_id 'x/../etc' is malformed"),
+        # A "$" ends the id as JSON Schema reads it, not before a final newline as in Python.
+        ("get_run", {"run_id": r0[:8] + "\n"}, "invalid_input", "is malformed (expected: a run"),
+        ("list_runs", {"tags": []}, "invalid_input", "tags must be an object, got array"),
         ("list_runs", {"limit": 1000}, "invalid_input", "limit must be at most 100"),
-        ("list_runs", {"limit": True}, "invalid_input", "limit must be a integer, got boolean"),
+        ("list_runs", {"limit": True}, "invalid_input", "limit must be an integer, got boolean"),
         ("list_runs", {"status": "done"}, "invalid_input", "status must be one of 'running'"),
         ("list_runs", {"colour": "red"}, "invalid_input", "unknown argument 'colour'"),
         ("list_runs", {"tags": {"a": 1}}, "invalid_input", "tags['a'] must be a string"),
@@ -108,6 +111,35 @@ def test_results_are_compact_with_truncation_markers(store: ml.Store) -> None:
     assert full["note"] == "x" * 4000 + "... [truncated: 6,000 more characters]"
     listed = tools.call_tool("list_runs", {}, store=store)["runs"][0]
     assert len(listed["params"]) == 31 and listed["params"]["..."].startswith("270 more")
+
+
+def test_wide_comparisons_and_exports_stay_small(store: ml.Store) -> None:
+    """Runs with thousands of params and metrics: compare_runs, diff_model_versions and
+    export_runs rows used to return every key (megabytes for a model's context)."""
+    ids = []
+    for i in range(3):
+        with ml.run(experiment="wide") as run:
+            ml.log_params({f"p{j:04d}": j * (i + 1) for j in range(1500)})
+            ml.log_metrics({f"m{j:04d}": float(j * i) for j in range(1500)})
+            run.log_tags({f"t{j:02d}": "v" for j in range(40)})
+            ml.log_artifact("model", {"coef": [i]})
+        ids.append(run.id)
+        ml.registry.register_model("wide", artifact="model", run_id=run.id)
+    found = tools.call_tool("compare_runs", {"run_ids": ids}, store=store)
+    full = ml.compare_runs(ids, store=store)
+    differ = sorted(full["params"]["differ"])  # p0000 is the same in all three
+    assert sorted(found["params"]["differ"]) == differ[:100]
+    assert found["params"]["differ"]["p0001"] == full["params"]["differ"]["p0001"]
+    assert found["params"]["same"] == full["params"]["same"]  # one key: nothing cut
+    assert found["keys_truncated"]["params.differ"].startswith(f"{len(differ) - 100} more")
+    assert found["keys_truncated"]["metrics.differ"].startswith("1399 more")  # m0000 is same
+    assert [len(r["tags"]) for r in found["runs"]] == [30, 30, 30]
+    assert len(json.dumps(found)) < 100_000
+    diff = tools.call_tool("diff_model_versions", {"name": "wide", "v1": 1, "v2": 3}, store=store)
+    assert len(diff["params"]["differ"]) == 100 and "params.differ" in diff["keys_truncated"]
+    rows = tools.call_tool("export_runs", {}, store=store)
+    assert [len(r) for r in rows["rows"]] == [200, 200, 200]
+    assert rows["rows"][0]["id"] == ids[-1] and "columns_truncated" in rows
 
 
 def test_paging_with_next_offset_visits_every_run_once(store: ml.Store) -> None:

@@ -193,6 +193,17 @@ def test_bad_bodies_are_422_and_reach_no_provider(
     assert fake_llm.requests == []
 
 
+def test_a_base_url_without_a_model_says_to_send_one_in_the_body(
+    client: TestClient, fake_llm: FakeLLM
+) -> None:
+    """The server reads no CHACHAML_CHAT_MODEL, so the message must not point at it."""
+    body = _body(fake_llm)
+    del body["model"]
+    message = _error(client.post("/api/chat", json=body, headers=READ), 422, "invalid_input")
+    assert '"model" in the body' in message and "CHACHAML_CHAT_MODEL" not in message
+    assert fake_llm.requests == []
+
+
 def test_a_body_that_is_not_json_is_415(client: TestClient) -> None:
     resp = client.post(
         "/api/chat", content=b"question=hi", headers={**READ, "Content-Type": "text/plain"}

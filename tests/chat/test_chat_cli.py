@@ -129,6 +129,9 @@ def test_chat_provider_errors_are_one_line_without_the_key(
         (("--max-iterations", "0"), {}, "0 is not in the range"),
         (("--provider", "gemini"), {}, "'gemini' is not one of"),
         (("--api-key", KEY), {}, "No such option '--api-key'"),
+        # What to type on the command line, not only the Python argument:
+        (("--base-url", "http://127.0.0.1:9/v1"), {}, "(CLI: --model)"),
+        ((), {"ANTHROPIC_API_KEY": ""}, "(CLI: --api-key-env NAME)"),
     ],
 )
 def test_chat_bad_options(

@@ -184,6 +184,26 @@ def test_openai_bad_arguments_and_unknown_tools_are_errors_the_model_sees(
     assert out["answer"] == "sorry"
 
 
+def test_one_turn_runs_at_most_32_tool_calls_the_rest_are_errors(
+    fake_llm: FakeLLM, churn: dict[str, str]
+) -> None:
+    """A model asking for thousands of calls in one turn must not run thousands of queries:
+    the first 32 run, every further one gets an error result (each call id is answered)."""
+    run_id = churn["large"]
+    calls = [("add_tag", {"run_id": run_id, "key": f"k{i}", "value": "v"}) for i in range(40)]
+    fake_llm.script(openai_tools(*calls), openai_text("tagged"))
+    out = ask("tag it", base_url=fake_llm.v1, model="m", api_key=KEY, allow_writes=True)
+
+    tags = ml.get_run(run_id)["tags"]
+    assert sorted(k for k in tags if k.startswith("k")) == sorted(f"k{i}" for i in range(32))
+    tool_messages = [m for m in fake_llm.requests[1].body["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == [f"call_{i}" for i in range(1, 41)]
+    refused = [m["content"] for m in tool_messages[32:]]
+    assert all(c.startswith("Error: not run: at most 32 tool calls per turn") for c in refused)
+    assert [c["error"] is None for c in out["tool_calls"]] == [True] * 32 + [False] * 8
+    assert out["answer"] == "tagged"
+
+
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_the_iteration_cap_stops_the_loop_and_says_so(
     fake_llm: FakeLLM, churn: dict[str, str], provider: str

@@ -16,7 +16,10 @@ import pytest
 from joblib import parallel_backend
 from scipy import sparse
 from sklearn import model_selection
+from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, _validation
@@ -119,6 +122,34 @@ def test_nested_estimators_log_the_outer_fit_only(autologging: None) -> None:
     names = sorted(r["name"] for r in ml.runs())
     assert names == ["OneVsRestClassifier", "Pipeline", "RandomForestClassifier"]
     assert all(r["parent_run_id"] is None for r in ml.runs())
+
+
+def test_fit_transform_and_fit_predict_log_the_outer_estimator_once() -> None:
+    """Pipeline.fit_transform and ColumnTransformer.fit_transform never call their own fit:
+    without wrapping them, their steps' fits were logged as outermost runs of their own."""
+    pipe_ft = vars(Pipeline)["fit_transform"]
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2))
+    expected = make_pipeline(StandardScaler(), PCA(n_components=2)).fit_transform(X)
+    columns = ColumnTransformer([("scaled", StandardScaler(), [0, 1]), ("pca", PCA(1), [2, 3])])
+    plain_labels = KMeans(3, n_init=2, random_state=0).fit_predict(X)
+    autolog()
+    try:
+        assert np.allclose(pca.fit_transform(X), expected)
+        assert [r["name"] for r in ml.runs()] == ["Pipeline"]
+        assert columns.fit_transform(X).shape == (150, 3)
+        clusters = make_pipeline(StandardScaler(), KMeans(3, n_init=2, random_state=0))
+        labels = clusters.fit_predict(X)
+        kmeans = KMeans(3, n_init=2, random_state=0)
+        assert np.array_equal(kmeans.fit_predict(X), plain_labels)
+        assert not hasattr(make_pipeline(LogisticRegression()), "fit_transform")
+    finally:
+        autolog(disable=True)
+    assert vars(Pipeline)["fit_transform"] is pipe_ft
+    assert [r["name"] for r in ml.runs()] == ["KMeans", "Pipeline", "ColumnTransformer", "Pipeline"]
+    assert len(set(labels)) == 3
+    run = ml.get_run(ml.runs()[0]["id"])  # fit_predict calls fit: logged once, fully
+    assert run["metrics"]["training_score"] == pytest.approx(kmeans.score(X))
+    assert [a["name"] for a in run["artifacts"]] == ["model"]
 
 
 def test_inner_fits_in_joblib_threads_are_not_logged(autologging: None) -> None:
@@ -381,3 +412,51 @@ def test_a_failing_artifact_store_only_warns_and_the_rest_is_logged(tmp_path: Pa
         autolog(disable=True)
     assert run["status"] == "completed" and run["artifacts"] == []
     assert run["metrics"]["training_score"] == pytest.approx(model.score(X, y))
+
+
+def test_a_read_only_remote_store_only_warns_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live server whose only token reads refuses every write (403): each fit (a plain one
+    and a search) still returns what it returns without autolog, warns once, and the served
+    store, its artifacts and the client's outbox stay exactly as they were."""
+    from chachaml.server.settings import Settings, parse_tokens
+    from chachaml.server.testing import LiveServer
+
+    served = tmp_path / "served.db"
+    with ml.store(str(served)), ml.run(experiment="before", name="kept") as kept:
+        ml.log_metric("acc", 0.5)
+    monkeypatch.setenv("CHACHAML_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("CHACHAML_TOKEN", "reader-only-token")
+    settings = Settings(
+        store_url=str(served),
+        artifacts_url=str(tmp_path / "served-blobs"),
+        tokens=parse_tokens("reader-only-token:read"),
+    )
+    grid = {"C": [0.1, 1.0]}
+    reference = LogisticRegression(max_iter=1000).fit(X, y)
+    reference_search = GridSearchCV(LogisticRegression(max_iter=1000), grid, cv=3).fit(X, y)
+    with LiveServer.start(settings) as live:
+        autolog()
+        try:
+            with ml.store(live.url) as remote:
+                assert [r["id"] for r in ml.runs(store=remote)] == [kept.id]  # reads work
+                model = LogisticRegression(max_iter=1000)
+                with pytest.warns(AutologWarning, match=r"starting a run .*\(403\).*read-only"):
+                    fitted = model.fit(X, y)
+                search = GridSearchCV(LogisticRegression(max_iter=1000), grid, cv=3)
+                with pytest.warns(AutologWarning) as caught:
+                    assert search.fit(X, y) is search
+        finally:
+            autolog(disable=True)
+    assert fitted is model and np.array_equal(model.coef_, reference.coef_)
+    assert search.best_params_ == reference_search.best_params_
+    assert np.array_equal(search.best_estimator_.coef_, reference_search.best_estimator_.coef_)
+    assert [str(w.message).split(" failed")[0] for w in caught] == [
+        "chachaml autolog: starting a run"
+    ]  # one warning: the candidates' fits were not logged (nor tried) on their own
+    with ml.store(str(served)) as local:
+        assert [r["id"] for r in ml.runs(store=local, include_archived=True)] == [kept.id]
+        assert ml.get_run(kept.id, store=local)["metrics"] == {"acc": 0.5}
+    assert not any(p.is_file() for p in (tmp_path / "served-blobs").rglob("*"))
+    assert not any((tmp_path / "outbox").rglob("*"))  # nothing spooled to send later

@@ -127,8 +127,9 @@ def resolve_config(
     if model is None:
         if provider == "openai" and base_url is not None:
             raise InvalidInput(
-                "name the model your server serves: model='...' (or CHACHAML_CHAT_MODEL), "
-                "e.g. the name shown by `ollama list`; llama.cpp's server accepts any name"
+                "name the model your server serves: model='...' (CLI: --model) or "
+                "CHACHAML_CHAT_MODEL, e.g. the name shown by `ollama list`; llama.cpp's server "
+                "accepts any name"
             )
         model = DEFAULT_MODELS[provider]
     if not isinstance(model, str) or not model.strip() or len(model) > 200:
@@ -140,7 +141,8 @@ def resolve_config(
         if api_key is None:
             raise InvalidInput(
                 f"no API key for {provider}: set {KEY_ENV[provider]} (or CHACHAML_CHAT_API_KEY) "
-                "or pass api_key=...; for a local server pass base_url=..."
+                "or pass api_key=... (CLI: --api-key-env NAME); for a local server pass "
+                "base_url=... (CLI: --base-url)"
             )
     if api_key is None:
         api_key = LOCAL_KEY

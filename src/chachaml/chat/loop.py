@@ -14,7 +14,14 @@ from chachaml.errors import ChachamlError, InvalidInput
 from chachaml.store import Store
 from chachaml.tools import Tool, call_tool, tool_specs
 
-__all__ = ["MAX_ITERATIONS", "MAX_QUESTION_CHARS", "MAX_RESULT_CHARS", "SYSTEM_PROMPT", "ask"]
+__all__ = [
+    "MAX_CALLS_PER_TURN",
+    "MAX_ITERATIONS",
+    "MAX_QUESTION_CHARS",
+    "MAX_RESULT_CHARS",
+    "SYSTEM_PROMPT",
+    "ask",
+]
 
 _log = logging.getLogger("chachaml.chat")
 
@@ -22,6 +29,9 @@ MAX_QUESTION_CHARS = 8000
 MAX_ITERATIONS = 20
 #: Characters of one tool result sent to the model (the tools already page and clip).
 MAX_RESULT_CHARS = 30_000
+#: Tool calls run per model turn; further calls of that turn get an error result instead (a
+#: misbehaving model must not make one question run thousands of queries).
+MAX_CALLS_PER_TURN = 32
 
 SYSTEM_PROMPT = """\
 You answer questions about machine-learning experiments tracked with chachaml, using the \
@@ -51,9 +61,18 @@ def _conversation(
     return OpenAIConversation(config, tools, system, question)
 
 
-def _run_tool(call: ToolCall, store: Store | None, allow_writes: bool) -> tuple[str, str | None]:
+def _run_tool(
+    call: ToolCall, store: Store | None, allow_writes: bool, index: int = 0
+) -> tuple[str, str | None]:
     """The tool's result as text for the model, and the error message if it failed (a
-    failed call goes back to the model marked as an error; it does not end the chat)."""
+    failed call goes back to the model marked as an error; it does not end the chat).
+    ``index`` is the call's place in its turn: past :data:`MAX_CALLS_PER_TURN` it is not run."""
+    if index >= MAX_CALLS_PER_TURN:
+        message = (
+            f"not run: at most {MAX_CALLS_PER_TURN} tool calls per turn; call the ones you "
+            "still need in the next turn"
+        )
+        return message, message
     if call.problem is not None:
         message = f"{call.problem}; call {call.name} again with a JSON object of arguments"
         return message, message
@@ -159,8 +178,8 @@ def ask(
                 )
                 return result(f"{note}\n\n{reply.text}".strip(), iteration, "max_iterations")
             results: list[ToolResult] = []
-            for call in reply.tool_calls:
-                content, error = _run_tool(call, store, allow_writes)
+            for index, call in enumerate(reply.tool_calls):
+                content, error = _run_tool(call, store, allow_writes, index)
                 calls.append(
                     {
                         "iteration": iteration,

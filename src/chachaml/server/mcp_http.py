@@ -3,7 +3,8 @@ server's bearer tokens (the ``Authorization`` header; the web UI's session cooki
 accepted here): a read-only token gets the read tools only, a read-write token (or a server
 without tokens) every tool. The route sits behind the app's Host allow-list and body
 limits like every other route; the MCP SDK is imported on the first request, so the server
-runs without it (``/mcp`` then answers 501).
+runs without it (``/mcp`` then answers 501). GET answers 405: a stateless server has no
+stream of its own to offer.
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ async def mcp_endpoint(request: Request) -> Response:
     if request.app.state.settings.tokens and "authorization" not in request.headers:
         # MCP clients send a bearer token; a browser's session cookie is not accepted here.
         raise Unauthorized("/mcp needs a bearer token: Authorization: Bearer <token>")
+    if request.method == "GET":
+        # A stateless server never sends a message of its own: the SDK would hold a GET's
+        # event stream open for good (one idle connection and task per GET). The MCP spec's
+        # answer for a server without that stream is 405.
+        response = error_response(
+            405, "method_not_allowed", "this MCP endpoint is stateless: send requests by POST"
+        )
+        response.headers["Allow"] = "POST, DELETE"
+        return response
     allow_writes = token_scope(request) == "write"
     try:
         server = _server(request, allow_writes)

@@ -1,7 +1,8 @@
 """``autolog()``: log every scikit-learn fit without changing the training code.
 
-It replaces ``fit`` on the classes that define it for every estimator of
-``sklearn.utils.all_estimators()`` (Pipelines and meta-estimators included), ``cross_validate``
+It replaces ``fit``, ``fit_transform`` and ``fit_predict`` on the classes that define them for
+every estimator of ``sklearn.utils.all_estimators()`` (Pipelines and meta-estimators
+included), ``cross_validate``
 in ``sklearn.model_selection``, and ``joblib.Parallel.__call__`` (tasks a fit hands to joblib
 threads carry the fit guard with them). ``autolog(disable=True)`` puts the original
 functions back (the very same objects).
@@ -22,6 +23,7 @@ functions back (the very same objects).
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import threading
@@ -49,7 +51,10 @@ SILENCED_FUNCTIONS = (
     "permutation_test_score",
 )
 MARK = "chachaml_autolog"
-FIT = "fit"
+#: The methods that fit an estimator. ``fit_transform``/``fit_predict`` count as fits too: a
+#: Pipeline's or ColumnTransformer's does not call its own ``fit`` (its steps' fits would
+#: otherwise be logged as the outermost ones); one that calls ``self.fit`` logs once.
+FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 CALL = "__call__"
 
 
@@ -84,17 +89,36 @@ def estimator_classes() -> list[type]:
     return [cls for _, cls in all_estimators()] + extra
 
 
-def fit_owners(classes: list[type]) -> list[type]:
-    """The scikit-learn classes whose own ``fit`` the given classes use (each once)."""
+def _function(member: Any) -> Any:
+    """The function a class member runs: itself, or the ``fn`` of a descriptor such as
+    scikit-learn's ``available_if`` (``Pipeline.fit_transform``); None for anything else."""
+    if inspect.isfunction(member):
+        return member
+    fn = getattr(member, "fn", None)
+    return fn if inspect.isfunction(fn) and hasattr(type(member), "__get__") else None
+
+
+def fit_owners(classes: list[type], method: str = "fit") -> list[type]:
+    """The scikit-learn classes whose own ``method`` the given classes use (each once)."""
     owners: dict[type, None] = {}
     for cls in classes:
         for klass in cls.__mro__:
-            if "fit" in vars(klass):
-                fit = vars(klass)["fit"]
-                if klass.__module__.startswith("sklearn.") and inspect.isfunction(fit):
+            if method in vars(klass):
+                fit = _function(vars(klass)[method])
+                if klass.__module__.startswith("sklearn.") and fit is not None:
                     owners[klass] = None
                 break
     return list(owners)
+
+
+def _replacement(member: Any) -> Any:
+    """``member`` with its function wrapped by :func:`wrap_fit` (a descriptor is copied, so
+    the original object stays untouched and can be put back)."""
+    if inspect.isfunction(member):
+        return wrap_fit(member)
+    replaced = copy.copy(member)
+    replaced.fn = wrap_fit(member.fn)
+    return replaced
 
 
 def wrap_fit(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -200,11 +224,13 @@ def _apply() -> None:
     if not getattr(call, MARK, False):
         _patches.append((joblib.Parallel, CALL, call))
         setattr(joblib.Parallel, CALL, wrap_parallel(call))
-    for owner in fit_owners(estimator_classes()):
-        original = vars(owner)[FIT]
-        if not getattr(original, MARK, False):
-            _patches.append((owner, FIT, original))
-            setattr(owner, FIT, wrap_fit(original))
+    classes = estimator_classes()
+    for method in FIT_METHODS:
+        for owner in fit_owners(classes, method):
+            original = vars(owner)[method]
+            if not getattr(_function(original), MARK, False):
+                _patches.append((owner, method, original))
+                setattr(owner, method, _replacement(original))
     for names, wrap in (
         (TRACKED_FUNCTIONS, wrap_cross_validate),
         (SILENCED_FUNCTIONS, wrap_silenced),

@@ -12,6 +12,7 @@ from chachaml.tools.common import (
     RUN_ID,
     Tool,
     as_result,
+    cap_comparison,
     clip,
     integer,
     name_arg,
@@ -65,7 +66,7 @@ def get_model_version(
 
 
 def diff_model_versions(store: Store | None, *, name: str, v1: int, v2: int) -> dict[str, Any]:
-    return as_result(clip(registry.diff_versions(name, v1, v2, store=store), 500))
+    return as_result(clip(cap_comparison(registry.diff_versions(name, v1, v2, store=store)), 500))
 
 
 def promote_model(store: Store | None, *, name: str, version: int, stage: str) -> dict[str, Any]:

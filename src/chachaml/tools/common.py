@@ -9,11 +9,13 @@ from typing import Any, NamedTuple
 from chachaml import validate
 
 __all__ = [
+    "MAX_COMPARE_KEYS",
     "MAX_TEXT",
     "RUN_ID",
     "Tool",
     "as_result",
     "boolean",
+    "cap_comparison",
     "clip",
     "integer",
     "jsonable",
@@ -117,6 +119,38 @@ def clip(value: Any, limit: int = MAX_TEXT) -> Any:
     if isinstance(value, list):
         return [clip(v, limit) for v in value]
     return value
+
+
+#: Keys kept per group (differ / partial / same) of a comparison's params and metrics.
+MAX_COMPARE_KEYS = 100
+
+
+def cap_comparison(found: Mapping[str, Any]) -> dict[str, Any]:
+    """A comparison (``compare_runs``, ``diff_versions``) with at most
+    :data:`MAX_COMPARE_KEYS` keys per group (sorted, so the same keys for every run) and at
+    most 30 tags per run; ``keys_truncated`` says how many keys of which group were left out."""
+    out = dict(found)
+    cut: dict[str, int] = {}
+    for section in ("params", "metrics"):
+        groups = dict(out.get(section) or {})
+        for group, values in groups.items():
+            if isinstance(values, Mapping) and len(values) > MAX_COMPARE_KEYS:
+                groups[group] = dict(sorted(values.items())[:MAX_COMPARE_KEYS])
+                cut[f"{section}.{group}"] = len(values) - MAX_COMPARE_KEYS
+        out[section] = groups
+    runs = []
+    for run in out.get("runs") or []:
+        tags = run.get("tags") if isinstance(run, Mapping) else None
+        if isinstance(tags, Mapping) and len(tags) > 30:
+            runs.append({**run, "tags": dict(sorted(tags.items())[:30])})
+            cut[f"tags of {run.get('id')}"] = len(tags) - 30
+        else:
+            runs.append(run)
+    if "runs" in out:
+        out["runs"] = runs
+    if cut:
+        out["keys_truncated"] = {k: f"{n} more not shown (see get_run)" for k, n in cut.items()}
+    return out
 
 
 def page(items: Sequence[Any], limit: int, offset: int = 0) -> dict[str, Any]:

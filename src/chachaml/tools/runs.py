@@ -13,6 +13,7 @@ from chachaml.tools.common import (
     Tool,
     as_result,
     boolean,
+    cap_comparison,
     clip,
     integer,
     jsonable,
@@ -142,7 +143,7 @@ def best_run(
 
 
 def compare_runs(store: Store | None, *, run_ids: list[str]) -> dict[str, Any]:
-    return as_result(clip(comparison.compare_runs(run_ids, store=store), 500))
+    return as_result(clip(cap_comparison(comparison.compare_runs(run_ids, store=store)), 500))
 
 
 def get_metric_history(
@@ -177,6 +178,7 @@ def set_note(store: Store | None, *, run_id: str, note: str) -> dict[str, Any]:
 
 
 MAX_CSV = 50_000
+MAX_EXPORT_COLUMNS = 200  # columns per row of format "rows"
 
 
 def export_runs(store: Store | None, *, format: str, limit: int, **kw: Any) -> dict[str, Any]:
@@ -188,6 +190,12 @@ def export_runs(store: Store | None, *, format: str, limit: int, **kw: Any) -> d
         text = export.export_csv(rows)
         cut = len(text) > MAX_CSV
         return {"format": "csv", **info, "csv": clip(text, MAX_CSV), "csv_truncated": cut}
+    extra = max((len(row) - MAX_EXPORT_COLUMNS for row in rows), default=0)
+    if extra > 0:  # the run columns come first, then params.* and metrics.*
+        rows = [dict(list(row.items())[:MAX_EXPORT_COLUMNS]) for row in rows]
+        info["columns_truncated"] = (
+            f"up to {extra} columns per row not shown (format csv has every column)"
+        )
     return {"format": "rows", **info, "rows": jsonable(clip(rows, 500))}
 
 
@@ -273,7 +281,8 @@ RUN_TOOLS = (
     Tool(
         "compare_runs",
         "Compare runs side by side: params and metrics grouped into differ / partial / same, "
-        "each key mapping run id to value (metrics: last, min, max, count).",
+        "each key mapping run id to value (metrics: last, min, max, count); at most 100 keys "
+        "per group (keys_truncated says how many more).",
         obj(
             {
                 "run_ids": {
@@ -315,7 +324,7 @@ RUN_TOOLS = (
     Tool(
         "export_runs",
         "Runs as flat rows (run columns, params.<key>, metrics.<key> latest value), as JSON "
-        "rows or CSV text, newest first.",
+        "rows (at most 200 columns each) or CSV text, newest first.",
         obj(_EXPORT_ARGS),
         False,
         export_runs,

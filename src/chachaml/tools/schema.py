@@ -51,6 +51,14 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _matches(pattern: str, value: str) -> bool:
+    """JSON Schema's (ECMA-262) reading of ``pattern``: a ``$`` ends the string, it does not
+    also match before a final newline as Python's does (``"abcd\\n"`` is no run id)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.search(pattern, value) is not None
+
+
 def _check(value: Any, schema: Mapping[str, Any], where: str) -> Any:
     wanted = schema.get("type")
     if wanted is not None:
@@ -60,7 +68,8 @@ def _check(value: Any, schema: Mapping[str, Any], where: str) -> Any:
         if wanted == "integer" and isinstance(value, float) and value.is_integer():
             value, ok = int(value), True  # 5.0 is the integer 5 in JSON
         if not ok:
-            raise InvalidInput(f"{where} must be a {wanted}, got {json_type(value)}")
+            article = "an" if wanted[0] in "aeiou" else "a"
+            raise InvalidInput(f"{where} must be {article} {wanted}, got {json_type(value)}")
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(repr(c) for c in schema["enum"])
         raise InvalidInput(f"{where} must be one of {choices}; got {_short(value)}")
@@ -78,7 +87,7 @@ def _check(value: Any, schema: Mapping[str, Any], where: str) -> Any:
             )
         if "minLength" in schema and len(value) < schema["minLength"]:
             raise InvalidInput(f"{where} must have at least {schema['minLength']} character(s)")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
+        if "pattern" in schema and not _matches(schema["pattern"], value):
             expected = schema.get("description", schema["pattern"])
             raise InvalidInput(f"{where} {_short(value)} is malformed (expected: {expected})")
     if isinstance(value, (list, tuple)):
