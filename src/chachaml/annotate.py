@@ -22,7 +22,7 @@ from chachaml.store import Store
 def _text(value: object, what: str) -> str | None:
     if value is None:
         return None
-    return validate.note(value) if what == "description" else validate.name(value, what)
+    return validate.note(value, what) if what == "description" else validate.name(value, what)
 
 
 def create_experiment(

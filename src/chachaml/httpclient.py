@@ -87,7 +87,12 @@ class Http:
     """One httpx client per store, shared by the metadata and artifact halves."""
 
     def __init__(self, base_url: str, token: str | None = None, timeout: float = 60.0) -> None:
-        import httpx
+        try:
+            import httpx
+        except ImportError as exc:
+            raise InvalidInput(
+                f"a remote store ({base_url}) needs httpx: pip install 'chachaml[remote]'"
+            ) from exc
 
         self.base_url = base_url.rstrip("/")
         headers = {"X-Chachaml-Nan": "tokens", "User-Agent": "chachaml-remote"}

@@ -84,6 +84,7 @@ def serve(
     import os
 
     try:
+        import fastapi  # noqa: F401 - only checked here; the app imports it
         import uvicorn
     except ImportError as exc:  # pragma: no cover - the server extra is in dev
         raise InvalidInput(f"chachaml {name} needs: pip install 'chachaml[server]'") from exc
