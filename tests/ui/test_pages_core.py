@@ -197,6 +197,8 @@ def test_filter_parse_error_is_shown_at_its_position(client: TestClient, st: Sto
         assert html.unescape(caret.group(1)) == expr
         assert len(caret.group(2)) == position
         assert rows(resp.text) == []
+        # the expression did not parse: no results section (no "no runs match" box under it)
+        assert 'class="empty"' not in resp.text and "No runs match" not in resp.text
 
 
 def test_archived_runs_are_behind_the_toggle(client: TestClient, st: Store) -> None:
@@ -294,6 +296,28 @@ def test_run_page_shows_header_params_cards_and_chart_data(client: TestClient, s
     assert chart["run"]["status"] == "completed"
     kid_page = client.get(f"/runs/{kid.id}").text
     assert f'href="/runs/{parent.id}"' in kid_page
+
+
+def test_metric_cards_give_min_and_max_in_4_significant_digits(
+    client: TestClient, st: Store
+) -> None:
+    values = [1234567.0, 61728.3, 0.664477]
+    with ml.store(st), ml.run(experiment="e") as run:
+        for step, value in enumerate(values):
+            ml.log_metric("big", value, step=step)
+        ml.log_metric("small", 0.664477, step=0)
+        ml.log_metric("small", 0.123456, step=1)
+    page = client.get(f"/runs/{run.id}").text
+
+    def card(key: str) -> str:
+        found = re.search(rf'<div class="card" data-key="{key}">(.*?)</div>\s*</div>', page, re.S)
+        assert found, key
+        return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+    # written out by hand: 0.664477 -> 0.6645, 1234567 -> 1.235M (the full values in the title)
+    assert "min 0.6645 · max 1.235M · 3 pts" in card("big")
+    assert "min 0.1235 · max 0.6645 · 2 pts" in card("small")
+    assert 'title="1.23457e+06"' in page
 
 
 def test_run_page_of_unknown_prefix_and_running_runs(client: TestClient, st: Store) -> None:

@@ -163,6 +163,42 @@ def test_a_failed_pipeline_shows_its_error_and_the_skipped_steps(
     assert f'data-pipeline="{pid}"' not in client.get("/pipelines?status=completed").text
 
 
+def test_pipeline_page_labels_the_description_and_hides_an_empty_result_column(
+    client: TestClient, st: Store
+) -> None:
+    def pages() -> list[str]:
+        return [client.get(f"/pipelines/{p['id']}").text for p in ml.pipelines(store=st)]
+
+    with ml.run(experiment="p", store=st) as plain:
+        pass
+    pipeline_api.record_pipeline(
+        plain.id, "plain", ["a", "b"], description="*Why* it runs", store=st
+    )
+    (page,) = pages()
+    described = re.search(r"<dt>Description</dt><dd[^>]*>(.*?)</dd>", page, re.S)
+    assert described and "<em>Why</em> it runs" in described.group(1)
+    assert "<th>Result</th>" not in page  # no step saved a result
+    with ml.run(experiment="p", store=st) as saved:
+        pass
+    pipeline_api.record_pipeline(saved.id, "saved", ["a", "b"], store=st)
+    pipeline_api.record_step(saved.id, 0, "completed", result_artifact="features.pkl", store=st)
+    page = client.get(f"/pipelines/{saved.id}").text
+    assert "<th>Result</th>" in page and "features.pkl" in page
+    assert "<dt>Description</dt>" not in page
+
+
+def test_models_list_marks_a_missing_description(client: TestClient, st: Store) -> None:
+    with ml.run(experiment="m", store=st):
+        ml.log_artifact("model", {"w": 1})
+        registry.register_model("plain", description="the version's words")
+        registry.register_model("described")
+    registry.set_model_description("described", "Model *words*", store=st)
+    page = client.get("/models").text
+    cells = dict(re.findall(r'<tr data-model="([^"]+)">.*?<td class="wrap">(.*?)</td>', page, re.S))
+    assert cells["described"] == "Model *words*"
+    assert re.fullmatch(r'<span class="muted"[^>]*>\u2013</span>', cells["plain"]), cells["plain"]
+
+
 def test_the_pipelines_pager_moves_through_pages(client: TestClient, st: Store) -> None:
     for i in range(53):
         with ml.run(name=f"p{i}", store=st) as run:
@@ -194,7 +230,7 @@ def test_hostile_names_are_escaped_everywhere_and_still_reachable(
         assert page.status_code == 200, path
         assert "<script>alert" not in page.text, path
     models = client.get("/models").text
-    href = re.search(r'<td><a href="(/models/[^"]+)">', models)
+    href = re.search(r'<td><a [^>]*?href="(/models/[^"]+)"', models)
     assert href is not None
     opened = client.get(html.unescape(href.group(1)))
     assert opened.status_code == 200
@@ -202,7 +238,7 @@ def test_hostile_names_are_escaped_everywhere_and_still_reachable(
     assert heading is not None and html.unescape(heading.group(1)) == HOSTILE
     assert stage_badges(opened.text) == {1: "production", 2: "staging"}
     experiments = client.get("/experiments").text
-    runs_link = re.search(r'<td><a href="(/runs\?experiment=[^"]+)">', experiments)
+    runs_link = re.search(r'<td><a [^>]*?href="(/runs\?experiment=[^"]+)"', experiments)
     assert runs_link is not None
     query = urlsplit(html.unescape(runs_link.group(1))).query
     from urllib.parse import parse_qs

@@ -432,6 +432,31 @@ def test_logout_forgets_the_session(auth_client: TestClient) -> None:
     assert auth_client.get("/models", follow_redirects=False).status_code == 303
 
 
+def test_a_signed_in_page_offers_sign_out_and_carries_the_csrf_meta(
+    auth_client: TestClient,
+) -> None:
+    meta = re.compile(r'<meta name="csrf-token" content="([0-9a-f]{64})">')
+    logout = re.compile(
+        r'<form method="post" action="/logout"[^>]*>\s*'
+        r'<input type="hidden" name="csrf_token" value="([0-9a-f]{64})">'
+    )
+    assert logout.search(auth_client.get("/login").text) is None  # not signed in yet
+    login(auth_client, WRITE_TOKEN)
+    page = auth_client.get("/models").text
+    found, form = meta.search(page), logout.search(page)
+    assert found and form and found.group(1) == form.group(1)
+    # the meta token is the one API writes on the session cookie need
+    body = {"description": "via the meta token"}
+    refused = auth_client.put("/api/models/none/description", json=body)
+    assert refused.status_code == 403
+    accepted = auth_client.put(
+        "/api/models/none/description", json=body, headers={"X-CSRF-Token": found.group(1)}
+    )
+    assert accepted.status_code == 404  # past the CSRF check: the model does not exist
+    out = auth_client.post("/logout", data={"csrf_token": form.group(1)}, follow_redirects=False)
+    assert out.status_code == 303
+
+
 def test_without_tokens_there_is_no_login(client: TestClient) -> None:
     resp = client.get("/login?next=/models", follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"] == "/models"

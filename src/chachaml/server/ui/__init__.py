@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
@@ -101,6 +102,29 @@ def _short_time(ms: int | None) -> str:
     return formatting.cell("start_time", {"start_time": ms}, short=True)
 
 
+_SUFFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _short_value(value: Any) -> str:
+    """A number to 4 significant digits, large ones with a k/M/G/T suffix (``61.73k``): the
+    min/max lines of the metric cards. Anything else as :func:`formatting.fmt_value` writes it.
+
+    >>> [_short_value(v) for v in (0.664477, 61728.3, 1234567.0, 12, 2.5e-7)]
+    ['0.6645', '61.73k', '1.235M', '12', '2.5e-07']
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return formatting.fmt_value(value)
+    if not math.isfinite(value):
+        return formatting.fmt_value(value)
+    size = abs(value)
+    if 1e4 <= size < 1e15:
+        scale, suffix = next((s, x) for s, x in _SUFFIXES if size >= s)
+        return f"{value / scale:.4g}{suffix}"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4g}"
+
+
 def _tojson(value: Any) -> markupsafe.Markup:
     """JSON for a ``<script type="application/json">`` block: ``<``, ``>``, ``&`` and the
     quote characters escaped as unicode, so no string can end the block."""
@@ -126,6 +150,7 @@ def make_environment(files: Mapping[str, StaticFile]) -> Environment:
         fmt_time=formatting.fmt_time,
         fmt_duration=formatting.fmt_duration,
         fmt_value=formatting.fmt_value,
+        fmt_short=_short_value,
         iso_time=_iso,
         short_time=_short_time,
         tojson=_tojson,
@@ -154,13 +179,14 @@ def render(
     nav: str = "",
 ) -> HTMLResponse:
     """Render ``template`` with ``context`` plus ``request``, ``nav`` (the active menu entry,
-    e.g. ``"runs"``), ``csrf_token`` and ``can_write``."""
+    e.g. ``"runs"``), ``csrf_token``, ``can_write`` and ``signed_in``."""
     env: Environment = request.app.state.ui_env
     values = {
         "request": request,
         "nav": nav,
         "csrf_token": security.csrf_token(request),
         "can_write": security.can_write(request),
+        "signed_in": security.signed_in(request),
         **(context or {}),
     }
     html = env.get_template(template).render(values)

@@ -33,6 +33,37 @@
     return String(+v.toFixed(6));
   }
 
+  /* y tick labels: as many decimals as the tick spacing needs (0.664, 0.666, ... rather than
+     0.664477), k/M/G for large values, exponents for tiny ones; 4 significant digits on a log
+     scale, whose ticks are not evenly spaced. */
+  function yTicks(u, splits) {
+    if (!splits || !splits.length) return [];
+    var shown = splits.filter(function (v) { return v != null && isFinite(v); });
+    if (!shown.length) return splits.map(function () { return ""; });
+    var maxAbs = Math.max.apply(null, shown.map(Math.abs));
+    var fmt;
+    if (u.scales.y && u.scales.y.distr === 3) {
+      fmt = function (v) { return maxAbs >= 1e4 ? compact(v) : String(+v.toPrecision(4)); };
+    } else if (maxAbs >= 1e4) {
+      fmt = compact;
+    } else if (maxAbs < 1e-3 && maxAbs > 0) {
+      fmt = function (v) { return v === 0 ? "0" : v.toExponential(1); };
+    } else {
+      var step = shown.length > 1 ? Math.abs(shown[1] - shown[0]) : (maxAbs || 1);
+      var decimals = Math.min(8, Math.max(0, -Math.floor(Math.log10(step || 1) + 1e-9)));
+      fmt = function (v) { return v.toFixed(decimals); };
+    }
+    /* uPlot passes null for ticks it leaves out (log scales): those stay unlabelled */
+    return splits.map(function (v) { return v == null || !isFinite(v) ? "" : fmt(v); });
+  }
+
+  /* Width of the y axis: room for its longest label. */
+  function yAxisSize(u, values) {
+    if (!values || !values.length) return 40;
+    var longest = Math.max.apply(null, values.map(function (v) { return String(v).length; }));
+    return Math.max(36, Math.ceil(longest * 7 + 18));
+  }
+
   function ema(ys, alpha) {
     var out = new Array(ys.length), last = null, weight = 0;
     for (var i = 0; i < ys.length; i++) {
@@ -145,7 +176,7 @@
         series: series,
         scales: { x: { time: settings.x === "wall" }, y: { distr: settings.log ? 3 : 1 } },
         axes: [xaxis, { stroke: "#667085", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#e4e7ec" },
-          size: 56, values: function (u, splits) { return splits.map(ns.fmtValue); } }],
+          size: yAxisSize, values: yTicks }],
         cursor: { drag: { x: true, y: false }, points: { size: 5 } },
         legend: { live: true },
         hooks: {

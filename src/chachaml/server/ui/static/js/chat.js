@@ -127,7 +127,7 @@
       headers: {
         "Content-Type": "application/json",
         "Accept": "application/json",
-        "X-CSRF-Token": form.dataset.csrf,
+        "X-CSRF-Token": window.chachaml.csrf(),
       },
       body: JSON.stringify(body),
     }).then(function (resp) {

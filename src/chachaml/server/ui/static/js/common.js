@@ -40,6 +40,27 @@
     return String(v);
   };
 
+  /* A number to 4 significant digits, large ones with a k/M/G/T suffix (61.73k): the min/max
+     lines of metric cards (the same as the server's fmt_short). */
+  var SUFFIXES = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
+  ns.fmtShort = function (v) {
+    if (typeof v !== "number" || !isFinite(v)) return ns.fmtValue(v);
+    var a = Math.abs(v);
+    if (a >= 1e4 && a < 1e15) {
+      for (var i = 0; i < SUFFIXES.length; i++) {
+        if (a >= SUFFIXES[i][0]) return String(Number((v / SUFFIXES[i][0]).toPrecision(4))) + SUFFIXES[i][1];
+      }
+    }
+    return String(Number(v.toPrecision(4)));
+  };
+
+  /* This page's CSRF token (<meta name="csrf-token">): every fetch that writes sends it as the
+     X-CSRF-Token header, so sessions signed in with a token (a cookie) can write. */
+  ns.csrf = function () {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") || "" : "";
+  };
+
   ns.el = function (tag, attrs, text) {
     var node = document.createElement(tag);
     if (attrs) for (var k in attrs) if (attrs[k] != null) node.setAttribute(k, attrs[k]);

@@ -26,6 +26,33 @@
   var sx = document.getElementById("sweep-x"), sy = document.getElementById("sweep-y");
   var canvas = document.getElementById("sweep-canvas"), info = document.getElementById("sweep-info");
 
+  /* [min, max] of values with 8% room on each side (a single value gets a band around it). */
+  function padded(values) {
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    if (lo === hi) { var d = Math.abs(lo) * 0.1 || 1; return [lo - d, hi + d]; }
+    var pad = (hi - lo) * 0.08;
+    return [lo - pad, hi + pad];
+  }
+
+  /* About `count` round tick values (steps of 1, 2 or 5 × 10^k) inside [lo, hi], and the number
+     of decimals that step needs (so 0.664477 shows as 0.664 when the ticks are 0.002 apart). */
+  function ticks(lo, hi, count) {
+    var raw = (hi - lo) / Math.max(1, count);
+    var mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 5, 10].map(function (m) { return m * mag; }).filter(function (s) { return s >= raw; })[0];
+    var values = [];
+    for (var v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+      values.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    }
+    return { values: values, decimals: Math.max(0, -Math.floor(Math.log10(step) + 1e-9)) };
+  }
+
+  function tickText(v, decimals) {
+    var a = Math.abs(v);
+    if (a !== 0 && (a >= 1e6 || decimals > 6)) return v.toExponential(2);
+    return v.toFixed(Math.min(decimals, 6));
+  }
+
   function draw() {
     var xs = cfg.params[sx.value] || [], ys = cfg.metrics[sy.value] || [];
     var pts = [];
@@ -41,7 +68,7 @@
       }
       pts.push({ x: x, y: y, i: i });
     });
-    var dpr = window.devicePixelRatio || 1, w = canvas.clientWidth || 900, h = 320;
+    var dpr = window.devicePixelRatio || 1, w = Math.min(canvas.clientWidth || 720, 720), h = 260;
     canvas.width = w * dpr; canvas.height = h * dpr;
     var g = canvas.getContext("2d");
     g.scale(dpr, dpr);
@@ -49,24 +76,40 @@
     g.font = "12px system-ui, sans-serif";
     info.textContent = pts.length + " of " + cfg.runs.length + " runs have both values";
     if (!pts.length) return;
-    var L = 64, R = 16, T = 12, B = 36;
-    var x0 = Math.min.apply(null, pts.map(function (p) { return p.x; }));
-    var x1 = Math.max.apply(null, pts.map(function (p) { return p.x; }));
-    var y0 = Math.min.apply(null, pts.map(function (p) { return p.y; }));
-    var y1 = Math.max.apply(null, pts.map(function (p) { return p.y; }));
-    if (x0 === x1) { x0 -= 1; x1 += 1; }
-    if (y0 === y1) { y0 -= Math.abs(y0) * 0.1 || 1; y1 += Math.abs(y1) * 0.1 || 1; }
-    var px = function (x) { return L + (x - x0) / (x1 - x0) * (w - L - R - 20) + 10; };
-    var py = function (y) { return T + (1 - (y - y0) / (y1 - y0)) * (h - T - B - 20) + 10; };
-    g.strokeStyle = "#e4e7ec"; g.fillStyle = "#667085";
-    g.beginPath(); g.moveTo(L, T); g.lineTo(L, h - B); g.lineTo(w - R, h - B); g.stroke();
-    for (var k = 0; k <= 4; k++) {
-      var yv = y0 + (y1 - y0) * k / 4;
-      g.fillText(ns.fmtValue(yv), 4, py(yv) + 4);
-      if (numeric) { var xv = x0 + (x1 - x0) * k / 4; g.fillText(ns.fmtValue(xv), px(xv) - 12, h - B + 16); }
+    var xr = numeric ? padded(pts.map(function (p) { return p.x; })) : [-0.5, cats.length - 0.5];
+    var yr = padded(pts.map(function (p) { return p.y; }));
+    var yt = ticks(yr[0], yr[1], 5), xt = numeric ? ticks(xr[0], xr[1], 6) : null;
+    var ylabels = yt.values.map(function (v) { return tickText(v, yt.decimals); });
+    var L = 14 + Math.max.apply(null, ylabels.map(function (t) { return g.measureText(t).width; }));
+    var R = 12, T = 18, B = 40;
+    var px = function (x) { return L + (x - xr[0]) / (xr[1] - xr[0]) * (w - L - R); };
+    var py = function (y) { return T + (1 - (y - yr[0]) / (yr[1] - yr[0])) * (h - T - B); };
+    g.lineWidth = 1;
+    g.textBaseline = "middle"; g.textAlign = "right";
+    yt.values.forEach(function (v, k) {
+      var y = Math.round(py(v)) + 0.5;
+      g.strokeStyle = "#eef0f3"; g.beginPath(); g.moveTo(L, y); g.lineTo(w - R, y); g.stroke();
+      g.fillStyle = "#667085"; g.fillText(ylabels[k], L - 6, y);
+    });
+    g.textBaseline = "top"; g.textAlign = "center";
+    if (numeric) {
+      xt.values.forEach(function (v) {
+        var x = Math.round(px(v)) + 0.5;
+        g.strokeStyle = "#eef0f3"; g.beginPath(); g.moveTo(x, T); g.lineTo(x, h - B); g.stroke();
+        g.fillStyle = "#667085"; g.fillText(tickText(v, xt.decimals), x, h - B + 6);
+      });
+    } else {
+      cats.forEach(function (c, i) {
+        g.fillStyle = "#667085";
+        g.fillText(c.length > 16 ? c.slice(0, 15) + "…" : c, px(i), h - B + 6);
+      });
     }
-    if (!numeric) cats.forEach(function (c, i) { g.fillText(c.slice(0, 16), px(i) - 12, h - B + 16); });
-    g.fillText(sx.value + " →", w - R - 120, h - 4);
+    g.strokeStyle = "#c5cad3";
+    g.beginPath(); g.moveTo(L + 0.5, T); g.lineTo(L + 0.5, h - B + 0.5); g.lineTo(w - R, h - B + 0.5); g.stroke();
+    g.fillStyle = "#344054"; g.textAlign = "right"; g.textBaseline = "bottom";
+    g.fillText(sx.value + " →", w - R, h - 2);
+    g.textAlign = "left"; g.textBaseline = "top";
+    g.fillText("↑ " + sy.value, 4, 0);
     pts.forEach(function (p) {
       g.fillStyle = H.COLORS[p.i % H.COLORS.length];
       g.beginPath(); g.arc(px(p.x), py(p.y), 5, 0, 2 * Math.PI); g.fill();

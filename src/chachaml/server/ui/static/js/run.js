@@ -4,7 +4,7 @@
   "use strict";
   var ns = window.chachaml;
   var cfg = ns.data("chart-data", null);
-  var csrf = ns.data("csrf", "");
+  var csrf = ns.csrf();
   var H = ns.charts;
 
   /* note editor: preview through the server (sanitised there) */
@@ -89,7 +89,11 @@
       if (!card) return;
       ["last", "min", "max", "count"].forEach(function (f) {
         var el = card.querySelector('[data-field="' + f + '"]');
-        if (el) el.textContent = f === "count" ? String(stats[key][f]) : ns.fmtValue(stats[key][f]);
+        if (!el) return;
+        var v = stats[key][f];
+        if (f === "count") el.textContent = String(v);
+        else if (f === "last") el.textContent = ns.fmtValue(v);
+        else { el.textContent = ns.fmtShort(v); el.title = ns.fmtValue(v); }
       });
     });
   }
