@@ -608,7 +608,7 @@ def test_experiment_lookup_and_bad_names(store: ml.Store) -> None:
         ml.experiment("ghost")
     with pytest.raises(ml.InvalidInput, match="experiment name must not be empty"):
         ml.create_experiment("")
-    with pytest.raises(ml.InvalidInput, match="note must be a markdown string"):
+    with pytest.raises(ml.InvalidInput, match="description must be a markdown string"):
         ml.create_experiment("x", description=5)  # type: ignore[arg-type]
     with pytest.raises(ml.InvalidInput, match="owner must be a string"):
         ml.create_experiment("x", owner=5)  # type: ignore[arg-type]
