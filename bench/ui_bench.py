@@ -146,7 +146,8 @@ def browser_figures(db: Path, repeat: int) -> dict[str, Any]:
         page = ctx.new_page()
         watch(page)
         finished: list[Any] = []
-        page.on("requestfinished", finished.append)
+        # A lambda, not the bound method: Playwright sets an attribute on the handler.
+        page.on("requestfinished", lambda request: finished.append(request))  # noqa: PLW0108
         page.goto(origin + "/runs", wait_until="load")
         page.wait_for_load_state("networkidle")
         total = 0
