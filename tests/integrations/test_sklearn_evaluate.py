@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,28 @@ def test_svc_with_and_without_probabilities(probability: bool) -> None:
     c_key = "calibratedclassifiercv__estimator__C" if probability else "svc__C"
     assert params[c_key] == 2.0
     assert params["standardscaler"].startswith("StandardScaler")
+
+
+def test_svc_with_probability_true_as_written_by_users() -> None:
+    # The literal SVC(probability=True) that older code uses: scikit-learn 1.9 deprecates it
+    # (a FutureWarning of scikit-learn's own, ignored here); probabilities still get log loss
+    # and ROC-AUC.
+    X_tr, X_te, y_tr, y_te = split(load_breast_cancer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        model = SVC(C=2.0, probability=True, random_state=0)
+        with ml.run() as run:
+            tracked_fit(model, X_tr, y_tr)
+            returned = evaluate(model, X_te, y_te)
+        want = expected_classification(model, X_te, y_te)
+        proba = model.predict_proba(X_te)
+    want["test_log_loss"] = skm.log_loss(y_te, proba)
+    want["test_roc_auc"] = skm.roc_auc_score(y_te, proba[:, 1])
+    assert_metrics(returned, want)
+    stored = stored_metrics(run.id)
+    assert_metrics({k: v for k, v in stored.items() if k.startswith("test_")}, want)
+    assert stored["training_score"] == pytest.approx(model.score(X_tr, y_tr))
+    assert ml.get_run(run.id)["params"]["probability"] is True
 
 
 def test_ridge_regression_metrics_and_residuals() -> None:
