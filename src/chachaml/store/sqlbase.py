@@ -138,9 +138,8 @@ class SQLStoreBase:
             )
 
     def list_runs(self, query: RunQuery) -> list[RunDict]:
-        sql, params = sqlquery.list_runs_sql(query, dialect=self.dialect)
         with self._read() as conn, _gc_paused():
-            runs = [sqlquery.summary_from_row(row) for row in conn.execute(sql, params)]
+            runs = sqlquery.list_summaries(conn, query, dialect=self.dialect)
             by_id: dict[str, dict[str, str]] = {}
             for run in runs:
                 run["tags"] = by_id[run["id"]] = {}

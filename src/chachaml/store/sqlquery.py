@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from chachaml.errors import InvalidInput
 from chachaml.store import sqlfilter
@@ -21,11 +21,15 @@ from chachaml.store.sqlcommon import (
     STATUS_SQL,
     status_condition,
 )
+from chachaml.store.sqlconn import Conn
 
-SUMMARY_SELECT = (
+Sql = tuple[str, list[Any]]
+
+SUMMARY_COLUMNS = (
     "SELECT r.id, r.experiment, r.name, " + STATUS_SQL + " AS status, r.start_time, r.end_time, "
-    "r.error, r.parent_run_id, r.created_by, r.archived FROM runs r"
+    "r.error, r.parent_run_id, r.created_by, r.archived"
 )
+SUMMARY_SELECT = SUMMARY_COLUMNS + " FROM runs r"
 
 
 def summary_from_row(row: Sequence[Any]) -> RunDict:
@@ -60,6 +64,23 @@ TAGS_OF_IDS_SQL = {
 }
 
 
+def metric_order(field: str) -> tuple[str, str] | None:
+    """``(key, metric_series column)`` when ``field`` is ``metrics.<key>[.<aggregate>]``."""
+    if not field.startswith("metrics.") or len(field) == len("metrics."):
+        return None
+    key, _, aggregate = field[len("metrics.") :].rpartition(".")
+    column = {
+        "last": "last_value",
+        "min": "min_value",
+        "max": "max_value",
+        "first": "first_value",
+        "count": "count",
+    }.get(aggregate)
+    if not key or column is None:
+        return field[len("metrics.") :], "last_value"
+    return key, column
+
+
 def order_term(field: str, descending: bool) -> tuple[str, list[Any]]:
     """SQL ``ORDER BY`` term for a run attribute, ``status``, ``metrics.<key>[.min|.max|.first|
     .count|.last]``, ``params.<key>`` (numbers first, numerically, then the rest as text) or
@@ -69,17 +90,9 @@ def order_term(field: str, descending: bool) -> tuple[str, list[Any]]:
         return f"{ATTRIBUTES[field]} {direction} NULLS LAST", []
     if field == "status":
         return f"r.status {direction}", []
-    if field.startswith("metrics.") and len(field) > len("metrics."):
-        key, _, aggregate = field[len("metrics.") :].rpartition(".")
-        column = {
-            "last": "last_value",
-            "min": "min_value",
-            "max": "max_value",
-            "first": "first_value",
-            "count": "count",
-        }.get(aggregate)
-        if not key or column is None:
-            key, column = field[len("metrics.") :], "last_value"
+    metric = metric_order(field)
+    if metric is not None:
+        key, column = metric
         sql = f"(SELECT s.{column} FROM metric_series s WHERE s.run_id = r.id AND s.key = ?)"
         return f"{sql} {direction} NULLS LAST", [key]
     if field.startswith("params.") and len(field) > len("params."):
@@ -154,15 +167,19 @@ def where_clause(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(conds)) if conds else "", params
 
 
-def order_clause(query: RunQuery, *, dialect: str = "sqlite") -> tuple[str, list[Any]]:
-    terms: list[str] = []
-    params: list[Any] = []
+def _order_fields(query: RunQuery) -> list[tuple[str, bool]]:
     order = list(query.order_by)
     if query.filter is not None:
         from chachaml import filters
 
         order = filters.order_by(query.filter) + order
-    for field, descending in order:
+    return order
+
+
+def _order_terms(fields: Sequence[tuple[str, bool]]) -> tuple[list[str], list[Any]]:
+    terms: list[str] = []
+    params: list[Any] = []
+    for field, descending in fields:
         sql, extra = order_term(field, descending)
         terms.append(sql)
         params.extend(extra)
@@ -170,24 +187,141 @@ def order_clause(query: RunQuery, *, dialect: str = "sqlite") -> tuple[str, list
     # Runs started in the same millisecond: the later insert is the newer run (SQLite's rowid;
     # PostgreSQL's runs table has an identity column of the same name).
     terms.append("r.rowid DESC")
+    return terms, params
+
+
+def order_clause(query: RunQuery, *, dialect: str = "sqlite") -> tuple[str, list[Any]]:
+    terms, params = _order_terms(_order_fields(query))
     return " ORDER BY " + ", ".join(terms), params
 
 
-def list_runs_sql(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
-    """Complete SQL (summary columns) for ``query`` with ordering and paging."""
+def paged(sql: str, params: list[Any], limit: int | None, offset: int, *, dialect: str) -> Sql:
+    """``sql`` with ``LIMIT``/``OFFSET`` appended (``limit=None``: every row from ``offset``)."""
+    params = list(params)
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    elif offset:
+        sql += " LIMIT -1" if dialect == "sqlite" else " LIMIT ALL"
+    if offset:
+        sql += " OFFSET ?"
+        params.append(offset)
+    return sql, params
+
+
+def list_runs_sql(query: RunQuery, *, dialect: str) -> Sql:
+    """Complete SQL (summary columns) for ``query`` with ordering and paging, as one statement
+    (``list_summaries`` splits a listing sorted by a metric first; this is its reference)."""
     where, where_params = where_clause(query, dialect=dialect)
     order, order_params = order_clause(query, dialect=dialect)
-    sql = SUMMARY_SELECT + where + order
     params: list[Any] = [query.stale_before, *where_params, *order_params]
-    if query.limit is not None:
-        sql += " LIMIT ?"
-        params.append(query.limit)
-    elif query.offset:
-        sql += " LIMIT -1" if dialect == "sqlite" else " LIMIT ALL"
-    if query.offset:
-        sql += " OFFSET ?"
-        params.append(query.offset)
-    return sql, params
+    return paged(SUMMARY_SELECT + where + order, params, query.limit, query.offset, dialect=dialect)
+
+
+# Summary columns with a (key, column) index on metric_series (migration 1): first_value and
+# count have none, so a sort on them stays the one-statement sort.
+WALKABLE = frozenset({"last_value", "min_value", "max_value"})
+
+# The rank (at least) of the boundary series of a metric-sorted page: past it a filter keeping a
+# few percent of the runs still fills a page, and walking that far costs a few milliseconds when
+# it does not (then the page comes from the one-statement sort).
+MIN_WALK = 2000
+
+
+class MetricSplit(NamedTuple):
+    """A page of a listing whose first sort key is a metric, read through the metric's index.
+
+    ``list_runs_sql`` computes the metric for every matching run and sorts them all. Here
+    ``boundary`` reads the value of the ``walk``-th series in sort order from the metric's
+    ``(key, value)`` index (no row: fewer series have a value). ``head``, bound with that value
+    as its last parameter, lists the matching runs whose value is at least as good (ties at the
+    boundary included), walking the index in sort order and stopping once the page is full; only
+    runs with equal values are sorted among themselves (by the remaining keys). Those runs are a
+    complete prefix of the listing, so a full page from ``head`` is exact; a page it cannot fill
+    is answered by ``list_runs_sql``, unless the boundary is open (``None``), when the rest of the
+    listing is the runs whose value is missing (never logged, or NaN, stored as NULL): under
+    NULLS LAST they follow all others in both directions. ``tail`` lists them; ``count_head``
+    counts the runs with a value (only needed when a page starts past them).
+    """
+
+    descending: bool
+    boundary: Sql
+    head_sql: str
+    head_params: tuple[list[Any], list[Any]]  # before and after the boundary value
+    tail: Sql
+    count_head: Sql
+
+    def head(self, edge: float | None) -> Sql:
+        """``head`` bound with the boundary ``edge`` (``None``: open, every value)."""
+        if edge is None:
+            edge = -math.inf if self.descending else math.inf
+        before, after = self.head_params
+        return self.head_sql, [*before, edge, *after]
+
+
+def metric_split(query: RunQuery, *, dialect: str, walk: int) -> MetricSplit | None:
+    """The index-driven form of ``list_runs_sql(query)`` without paging, or ``None`` unless
+    the first sort key is a metric's latest, min or max value (the indexed ones)."""
+    fields = _order_fields(query)
+    metric = metric_order(fields[0][0]) if fields else None
+    if metric is None or metric[1] not in WALKABLE:
+        return None
+    key, column = metric
+    descending = fields[0][1]
+    direction, at_least = ("DESC", ">=") if descending else ("ASC", "<=")
+    where, where_params = where_clause(query, dialect=dialect)
+    rest = " AND " + where[len(" WHERE ") :] if where else ""
+    terms, order_params = _order_terms(fields[1:])
+    order = ", ".join(terms)
+    # `ms`, not `s`: filter subqueries name their own metric_series `s`. No NULLS LAST on the
+    # index walk: NULLs are excluded, and a bare direction lets PostgreSQL read its ascending
+    # index backwards for DESC.
+    present = f"ms.key = ? AND ms.{column} IS NOT NULL"
+    # SQLite's CROSS JOIN keeps the index walk as the outer loop: with a filter its planner may
+    # otherwise drive from runs and sort every match. The walk is bounded by the boundary.
+    join = "CROSS JOIN runs r WHERE" if dialect == "sqlite" else "JOIN runs r ON TRUE WHERE"
+    joined = f" FROM metric_series ms {join} r.id = ms.run_id AND {present}"
+    missing = f"NOT EXISTS (SELECT 1 FROM metric_series ms WHERE ms.run_id = r.id AND {present})"
+    return MetricSplit(
+        descending,
+        (
+            f"SELECT ms.{column} FROM metric_series ms WHERE {present} "
+            f"ORDER BY ms.{column} {direction} LIMIT 1 OFFSET ?",
+            [key, walk - 1],
+        ),
+        f"{SUMMARY_COLUMNS}{joined} AND ms.{column} {at_least} ?{rest} "
+        f"ORDER BY ms.{column} {direction}, {order}",
+        ([query.stale_before, key], [*where_params, *order_params]),
+        (
+            f"{SUMMARY_SELECT} WHERE {missing}{rest} ORDER BY {order}",
+            [query.stale_before, key, *where_params, *order_params],
+        ),
+        (f"SELECT COUNT(*){joined}{rest}", [key, *where_params]),
+    )
+
+
+def list_summaries(conn: Conn, query: RunQuery, *, dialect: str) -> list[RunDict]:
+    """The run summaries ``query`` lists, in order: the rows of ``list_runs_sql(query)``."""
+    limit, offset = query.limit, query.offset
+    walk = max(MIN_WALK, 2 * (offset + (limit or 0)))
+    split = None if limit is None else metric_split(query, dialect=dialect, walk=walk)
+    if split is None or limit is None:
+        sql, params = list_runs_sql(query, dialect=dialect)
+        return [summary_from_row(row) for row in conn.execute(sql, params)]
+    boundary = conn.execute(*split.boundary).fetchone()
+    head = split.head(None if boundary is None else boundary[0])
+    rows = list(conn.execute(*paged(*head, limit, offset, dialect=dialect)))
+    if len(rows) < limit:
+        if boundary is not None:  # runs past the boundary may belong to this page
+            sql, params = list_runs_sql(query, dialect=dialect)
+            return [summary_from_row(row) for row in conn.execute(sql, params)]
+        if rows or not offset:
+            tail_offset = 0  # the page started among the runs with a value (or at the start)
+        else:
+            tail_offset = offset - int(conn.execute(*split.count_head).fetchone()[0])
+        tail = paged(*split.tail, limit - len(rows), tail_offset, dialect=dialect)
+        rows.extend(conn.execute(*tail))
+    return [summary_from_row(row) for row in rows]
 
 
 def count_runs_sql(query: RunQuery, *, dialect: str) -> tuple[str, list[Any]]:
