@@ -35,21 +35,11 @@ from urllib.parse import urlsplit
 
 import chachaml as ml
 import filter_bench
+from chachaml.server.testing import CHROMIUM_ARGS, chromium_path
 from chachaml.store.protocol import NewRun
 
 WORK = Path(__file__).resolve().parent / ".cache" / "ui"
 BIG_RUN = "b" * 32
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 #: The time (ms since navigation start) once the chart of ``loss`` plots points, else false.
 #: Charts are ``window.chachaml.charts.all`` (charts.js): ``key`` and ``plot`` (uPlot).
@@ -124,11 +114,11 @@ def browser_figures(db: Path, repeat: int) -> dict[str, Any]:
     from chachaml.server.settings import Settings
     from chachaml.server.testing import LiveServer
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    chromium = chromium_path() or "/usr/bin/chromium"
     settings = Settings(store_url=str(db), artifacts_url=str(db.parent / "artifacts"))
     out: dict[str, Any] = {"foreign": []}
     with LiveServer.start(settings) as live, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
         origin = live.url
 
         def watch(page: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -22,21 +21,11 @@ from urllib.parse import quote, urlencode
 import chachaml as ml
 from chachaml.demo import run_demo
 from chachaml.server.settings import Settings
-from chachaml.server.testing import LiveServer
+from chachaml.server.testing import CHROMIUM_ARGS as BROWSER_FLAGS
+from chachaml.server.testing import LiveServer, chromium_path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-]
+CHROMIUM_ARGS = [*BROWSER_FLAGS, "--hide-scrollbars"]
 #: True once every chart of the page is drawn (charts load when near the viewport: each one not
 #: drawn yet is scrolled into view).
 CHARTS_DRAWN_JS = """
@@ -114,7 +103,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    chromium = chromium_path() or "/usr/bin/chromium"
     problems = []
     with tempfile.TemporaryDirectory(prefix="chachaml-shots-") as tmp:
         # Runs record their working directory and git state: make them neutral (no checkout

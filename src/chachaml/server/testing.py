@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 import time
@@ -17,7 +19,33 @@ from chachaml.errors import StoreUnavailable
 from chachaml.server.settings import Settings
 from chachaml.store import Store
 
-__all__ = ["LiveServer", "free_port"]
+__all__ = ["CHROMIUM_ARGS", "LiveServer", "chromium_path", "free_port"]
+
+#: Flags for driving Debian's Chromium headless (browser tests, the UI benchmark, screenshots):
+#: no sandbox (containers) and nothing that contacts another host on its own.
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+
+
+def chromium_path() -> str | None:
+    """``CHACHAML_CHROMIUM``, else ``chromium`` on the PATH, else Debian's ``/usr/bin/chromium``
+    (None when there is none)."""
+    explicit = os.environ.get("CHACHAML_CHROMIUM")
+    if explicit:
+        return explicit if os.path.exists(explicit) else None
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
 
 
 def free_port() -> int:

@@ -7,8 +7,6 @@ per test. Without a browser the tests skip; with ``CI=true`` they fail (``backen
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,23 +14,12 @@ from typing import Any
 
 import pytest
 from ui_stores import SEEDERS, Facts
-from ui_watch import CHROMIUM_ARGS, INIT_SCRIPT, PageWatch
+from ui_watch import INIT_SCRIPT, PageWatch
 
 import chachaml as ml
 from backends import unavailable
 from chachaml.server.settings import Settings
-from chachaml.server.testing import LiveServer
-
-
-def chromium_path() -> str | None:
-    """``CHACHAML_CHROMIUM``, else ``chromium`` on the PATH, else Debian's ``/usr/bin/chromium``."""
-    explicit = os.environ.get("CHACHAML_CHROMIUM")
-    if explicit:
-        return explicit if os.path.exists(explicit) else None
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+from chachaml.server.testing import CHROMIUM_ARGS, LiveServer, chromium_path
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +33,7 @@ def browser() -> Iterator[Any]:
         unavailable("the browser tests need Debian's chromium package (apt-get install chromium)")
     pw = sync_playwright().start()
     try:
-        launched = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        launched = pw.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS))
     except Exception as exc:
         pw.stop()
         unavailable(f"chromium at {path} does not start: {exc}")

@@ -11,19 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-#: Chromium flags: headless, no sandbox (containers), and nothing that phones home.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
 #: Runs before any page script: records CSP violations so a payload that became live markup is
 #: caught even when the CSP stopped it from running.
 INIT_SCRIPT = """
