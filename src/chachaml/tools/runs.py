@@ -26,18 +26,7 @@ from chachaml.tools.common import (
 __all__ = ["RUN_TOOLS", "SUMMARY_FIELDS", "summaries"]
 
 #: The fields of a run in listings (plus ``tags``, ``params`` and ``metrics``).
-SUMMARY_FIELDS = (
-    "id",
-    "experiment",
-    "name",
-    "status",
-    "start_time",
-    "end_time",
-    "duration_ms",
-    "created_by",
-    "parent_run_id",
-    "error",
-)
+SUMMARY_FIELDS = (*query.RUN_COLUMNS, "error")
 MAX_KEYS = 30  # params / metrics shown per run in a listing
 MAX_NOTE = 4000
 MAX_LIST = 50  # children, artifacts, datasets shown by get_run
